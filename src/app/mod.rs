@@ -1,0 +1,52 @@
+//! The dashboard: the HTML shell, the layout and its pages.
+
+mod layout;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Redirect, Route, Router, Routes},
+    path,
+};
+
+/// The whole HTML document the server sends.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="userdeck-css" href="/userdeck.css" />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Title formatter=|page: String| format!("{page} · userdeck") />
+        <Router>
+            <layout::Layout>
+                <Routes fallback=pages::NotFound>
+                    <Route path=path!("/") view=|| view! { <Redirect path="/users" /> } />
+                    <Route path=path!("/users") view=pages::Users />
+                    <Route path=path!("/segments") view=pages::Segments />
+                    <Route path=path!("/attributes") view=pages::Attributes />
+                    <Route path=path!("/personalization") view=pages::Personalization />
+                    <Route path=path!("/settings") view=pages::Settings />
+                </Routes>
+            </layout::Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,157 @@
+//! The userdeck binary: `serve`, `keys`, `demo`.
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use userdeck::server::store::Store;
+use userdeck::server::{demo, http, AppState, Settings};
+
+#[derive(Parser)]
+#[command(
+    name = "userdeck",
+    version,
+    about = "User profiles, attributes and segments in one binary"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Db {
+    /// sqlite://file.db (created on first use) or postgres://user@host/db
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://userdeck.db")]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard, the REST API and the SDK.
+    Serve {
+        #[arg(long, env = "USERDECK_ADDR", default_value = "127.0.0.1:3000")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        db: Db,
+        /// Fill an empty database with demo users first.
+        #[arg(long)]
+        demo: bool,
+        /// How many demo users `--demo` creates.
+        #[arg(long, default_value_t = 5000)]
+        demo_users: u64,
+        /// SDK requests per second allowed per SDK key (bursts of twice that).
+        #[arg(long, env = "USERDECK_SDK_RATE_LIMIT", default_value_t = Settings::default().sdk_rate_limit)]
+        sdk_rate_limit: u32,
+    },
+    /// Print the workspace's keys as JSON.
+    Keys {
+        #[command(flatten)]
+        db: Db,
+        /// Switch identify verification on or off first.
+        #[arg(long, value_parser = ["on", "off"])]
+        identify_verification: Option<String>,
+    },
+    /// Add deterministic synthetic users.
+    Demo {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long, default_value_t = 10_000)]
+        users: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    match cli.command {
+        Command::Serve {
+            addr,
+            db,
+            demo,
+            demo_users,
+            sdk_rate_limit,
+        } => {
+            let store = Store::open(&db.database_url).await?;
+            let ws = store.default_workspace().await?;
+            if demo && store.list_users(ws.id, &Default::default()).await?.total == 0 {
+                tracing::info!("filling the empty database with {demo_users} demo users");
+                demo::fill(&store, ws.id, demo_users, 42, false).await?;
+            }
+            if !userdeck::server::assets::has_wasm() {
+                tracing::warn!(
+                    "this binary was built without the browser bundle; build it with scripts/build"
+                );
+            }
+            let state = AppState::new(store, &Settings { sdk_rate_limit });
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            tracing::info!(
+                "userdeck is serving {url} (database {})",
+                redact(&db.database_url)
+            );
+            println!("userdeck: open {url}");
+            axum::serve(listener, http::router(state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+        }
+        Command::Keys {
+            db,
+            identify_verification,
+        } => {
+            let store = Store::open(&db.database_url).await?;
+            let mut ws = store.default_workspace().await?;
+            if let Some(v) = identify_verification {
+                ws.identify_verification = v == "on";
+                store
+                    .set_identify_verification(ws.id, ws.identify_verification)
+                    .await?;
+            }
+            println!("{}", serde_json::to_string_pretty(&ws)?);
+        }
+        Command::Demo { db, users, seed } => {
+            let store = Store::open(&db.database_url).await?;
+            let ws = store.default_workspace().await?;
+            let started = std::time::Instant::now();
+            demo::fill(&store, ws.id, users, seed, true).await?;
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "added {users} demo users in {secs:.1} s ({:.0} users/s)",
+                users as f64 / secs.max(1e-9)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

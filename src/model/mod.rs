@@ -1,0 +1,4 @@
+//! Shared, pure types and rules, compiled for the server and the browser.
+
+pub mod attribute;
+pub mod profile;

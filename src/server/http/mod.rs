@@ -1,0 +1,98 @@
+//! The HTTP surface, assembled in one place: health, REST API, SDK
+//! endpoints, embedded files and the dashboard.
+
+pub mod error;
+pub mod rest;
+pub mod sdk;
+
+use crate::app::{shell, App};
+use crate::server::{assets, AppState};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::cors::{Any, CorsLayer};
+
+/// Largest REST request body (a batch of 1000 users).
+pub const REST_BODY_LIMIT: usize = 8 * 1024 * 1024;
+/// Largest SDK request body.
+pub const SDK_BODY_LIMIT: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let rest = Router::new()
+        .route("/identify", post(rest::identify))
+        .route("/batch", post(rest::batch))
+        .route("/users", get(rest::list_users))
+        .route(
+            "/users/{user_id}",
+            get(rest::get_user).delete(rest::delete_user),
+        )
+        .route("/attributes", get(rest::attributes))
+        .fallback(rest::no_such_endpoint)
+        .layer(DefaultBodyLimit::max(REST_BODY_LIMIT));
+
+    // Customers' pages call these from their own origins; nothing else gets CORS.
+    let sdk = Router::new()
+        .route("/visit", post(sdk::visit))
+        .route("/identify", post(sdk::identify))
+        .route("/update", post(sdk::update))
+        .route("/me", post(sdk::me))
+        .fallback(rest::no_such_endpoint)
+        .layer(DefaultBodyLimit::max(SDK_BODY_LIMIT))
+        .layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods([Method::POST, Method::OPTIONS])
+                .allow_headers([axum::http::header::CONTENT_TYPE])
+                .max_age(std::time::Duration::from_secs(86400)),
+        );
+
+    let options = state.leptos.clone();
+    let routes = generate_route_list(App);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .nest("/api/v1", rest)
+        .nest("/sdk/v1", sdk)
+        .leptos_routes(&state, routes, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(files_or_not_found)
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    if state.store.ping().await {
+        (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "database unavailable"})),
+        )
+            .into_response()
+    }
+}
+
+/// Embedded files, else the dashboard's "not found" page.
+async fn files_or_not_found(State(state): State<AppState>, req: Request<Body>) -> Response {
+    let path = req.uri().path().trim_start_matches('/').to_string();
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        if let Some(res) = assets::file(&path) {
+            return res;
+        }
+    }
+    let options = state.leptos.clone();
+    let render = leptos_axum::render_app_to_stream(move || shell(options.clone()));
+    let mut res = render(req).await;
+    if res.status() == StatusCode::OK {
+        *res.status_mut() = StatusCode::NOT_FOUND;
+    }
+    res
+}

@@ -1,0 +1,59 @@
+//! The server side: storage, HTTP routes, embedded assets, demo data.
+
+pub mod assets;
+pub mod demo;
+pub mod http;
+pub mod ratelimit;
+pub mod store;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use std::sync::Arc;
+use store::writer::Writer;
+use store::Store;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub writer: Writer,
+    pub leptos: LeptosOptions,
+    pub sdk_limiter: Arc<ratelimit::RateLimiter>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+/// Settings of a running server.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// SDK requests per second allowed per SDK key (bursts of twice that).
+    pub sdk_rate_limit: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sdk_rate_limit: 500,
+        }
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, settings: &Settings) -> AppState {
+        let leptos = LeptosOptions::builder()
+            .output_name("userdeck")
+            .site_pkg_dir("pkg")
+            .env(leptos::config::Env::PROD)
+            .build();
+        AppState {
+            writer: Writer::start(store.clone()),
+            store,
+            leptos,
+            sdk_limiter: Arc::new(ratelimit::RateLimiter::new(settings.sdk_rate_limit)),
+        }
+    }
+}

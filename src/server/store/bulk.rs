@@ -1,0 +1,144 @@
+//! Bulk loading of whole profiles (demo data): many users per transaction,
+//! multi-row inserts, attribute definitions updated once per chunk.
+
+use super::{Store, StoreError};
+use crate::model::attribute::AttrValue;
+use std::collections::HashMap;
+
+/// A whole profile to insert as is. Times are milliseconds since the epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewUser {
+    pub jimer_id: String,
+    pub user_id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<String>,
+    pub first_seen: Option<i64>,
+    pub last_activity: Option<i64>,
+    pub sessions: i64,
+    pub created: i64,
+    pub tags: Vec<String>,
+    pub attributes: Vec<NewAttribute>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewAttribute {
+    pub name: String,
+    pub value: AttrValue,
+    /// `custom`, or an integration (`hubspot`, `segment`, ...).
+    pub source: &'static str,
+    pub updated_at: i64,
+}
+
+impl Store {
+    /// Inserts new users with their attributes in one transaction. Attribute
+    /// names must be valid and each name must keep one type across calls;
+    /// ids must not exist yet.
+    pub async fn insert_users(&self, workspace: i64, users: &[NewUser]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut defs: HashMap<(&str, &'static str), (AttrTypeName, i64, i64, i64)> = HashMap::new();
+        // SQLite allows 32766 parameters per statement; stay well under.
+        for chunk in users.chunks(200) {
+            let mut sql = String::from(
+                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags) VALUES ",
+            );
+            let mut n = 0;
+            for (i, _) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for c in 0..11 {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    n += 1;
+                    sql.push_str(&format!("${n}"));
+                }
+                sql.push(')');
+            }
+            sql.push_str(" RETURNING id");
+            let mut q = sqlx::query_scalar::<_, i64>(&sql);
+            for u in chunk {
+                q = q
+                    .bind(workspace)
+                    .bind(&u.jimer_id)
+                    .bind(&u.user_id)
+                    .bind(&u.name)
+                    .bind(&u.email)
+                    .bind(&u.language)
+                    .bind(u.first_seen)
+                    .bind(u.last_activity)
+                    .bind(u.sessions)
+                    .bind(u.created)
+                    .bind(serde_json::to_string(&u.tags).unwrap_or_else(|_| "[]".into()));
+            }
+            let ids = q.fetch_all(&mut *tx).await?;
+            // RETURNING order follows VALUES order on both engines for a plain insert.
+            let rows: Vec<(i64, &NewAttribute)> = ids
+                .iter()
+                .zip(chunk)
+                .flat_map(|(id, u)| u.attributes.iter().map(move |a| (*id, a)))
+                .collect();
+            for rows in rows.chunks(500) {
+                let mut sql = String::from(
+                    "INSERT INTO attributes (workspace_id, uid, name, type, value, num, source, updated_at) VALUES ",
+                );
+                let mut n = 0;
+                for i in 0..rows.len() {
+                    if i > 0 {
+                        sql.push(',');
+                    }
+                    sql.push('(');
+                    for c in 0..8 {
+                        if c > 0 {
+                            sql.push(',');
+                        }
+                        n += 1;
+                        sql.push_str(&format!("${n}"));
+                    }
+                    sql.push(')');
+                }
+                let mut q = sqlx::query(&sql);
+                for (uid, a) in rows {
+                    let t = a.value.attr_type().as_str();
+                    q = q
+                        .bind(workspace)
+                        .bind(*uid)
+                        .bind(&a.name)
+                        .bind(t)
+                        .bind(a.value.to_text());
+                    q = super::bind_num(q, a.value.to_num())
+                        .bind(a.source)
+                        .bind(a.updated_at);
+                    let e = defs.entry((a.name.as_str(), a.source)).or_insert((
+                        t,
+                        0,
+                        i64::MAX,
+                        i64::MIN,
+                    ));
+                    e.1 += 1;
+                    e.2 = e.2.min(a.updated_at);
+                    e.3 = e.3.max(a.updated_at);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        // Fold the per-(name, source) tallies into definitions and sources.
+        let mut by_name: HashMap<&str, (AttrTypeName, i64, i64, i64)> = HashMap::new();
+        for ((name, source), (t, count, first, last)) in &defs {
+            let e = by_name.entry(name).or_insert((t, 0, i64::MAX, i64::MIN));
+            e.1 += count;
+            e.2 = e.2.min(*first);
+            e.3 = e.3.max(*last);
+            super::definitions::add_source(&mut *tx, workspace, name, source, *last).await?;
+        }
+        for (name, (t, count, first, last)) in by_name {
+            super::definitions::add_users(&mut *tx, workspace, name, t, count, first, last).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+type AttrTypeName = &'static str;

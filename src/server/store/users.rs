@@ -1,0 +1,432 @@
+//! Reading profiles: one user, a page of users, a user's attributes.
+
+use super::{placeholders, to_time, Dialect, Store, StoreError};
+use crate::model::attribute::{AttrType, AttrValue};
+use crate::model::profile::{Attribute, User};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+
+pub(crate) const USER_COLUMNS: &str =
+    "id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags";
+
+/// A users row: the profile without its attributes, and its internal id.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UserRow {
+    pub uid: i64,
+    pub jimer_id: String,
+    pub user_id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<String>,
+    pub first_seen: Option<i64>,
+    pub last_activity: Option<i64>,
+    pub sessions: i64,
+    pub created: i64,
+    pub tags: Vec<String>,
+}
+
+/// One stored attribute, in stored form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttrRow {
+    pub name: String,
+    pub attr_type: AttrType,
+    pub value: String,
+    pub source: String,
+    pub updated_at: i64,
+}
+
+pub(crate) fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
+    let tags: String = r.try_get("tags")?;
+    Ok(UserRow {
+        uid: r.try_get("id")?,
+        jimer_id: r.try_get("jimer_id")?,
+        user_id: r.try_get("user_id")?,
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        language: r.try_get("language")?,
+        first_seen: r.try_get("first_seen")?,
+        last_activity: r.try_get("last_activity")?,
+        sessions: r.try_get("sessions")?,
+        created: r.try_get("created")?,
+        tags: serde_json::from_str(&tags).map_err(|e| StoreError::Corrupt(format!("tags: {e}")))?,
+    })
+}
+
+fn attr_row(r: &AnyRow) -> Result<AttrRow, StoreError> {
+    let t: String = r.try_get("type")?;
+    Ok(AttrRow {
+        name: r.try_get("name")?,
+        attr_type: AttrType::parse(&t)
+            .ok_or_else(|| StoreError::Corrupt(format!("attribute type {t:?}")))?,
+        value: r.try_get("value")?,
+        source: r.try_get("source")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+impl AttrRow {
+    pub fn to_attribute(&self) -> Result<Attribute, StoreError> {
+        Ok(Attribute {
+            name: self.name.clone(),
+            value: AttrValue::from_stored(self.attr_type, &self.value)
+                .ok_or_else(|| StoreError::Corrupt(format!("value of {}", self.name)))?,
+            attr_type: self.attr_type,
+            source: self.source.clone(),
+            updated_at: to_time(self.updated_at),
+        })
+    }
+}
+
+impl UserRow {
+    /// The API form; attributes sorted by name.
+    pub fn to_user(&self, attrs: &[AttrRow]) -> Result<User, StoreError> {
+        let mut attributes = attrs
+            .iter()
+            .map(AttrRow::to_attribute)
+            .collect::<Result<Vec<_>, _>>()?;
+        attributes.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(User {
+            jimer_id: self.jimer_id.clone(),
+            user_id: self.user_id.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            language: self.language.clone(),
+            first_seen: self.first_seen.map(to_time),
+            last_activity: self.last_activity.map(to_time),
+            sessions: self.sessions,
+            created: to_time(self.created),
+            tags: self.tags.clone(),
+            attributes,
+        })
+    }
+}
+
+/// Which user a call is about.
+#[derive(Clone, Copy, Debug)]
+pub enum Who<'a> {
+    UserId(&'a str),
+    JimerId(&'a str),
+}
+
+pub async fn find_user(
+    conn: &mut AnyConnection,
+    workspace: i64,
+    who: Who<'_>,
+) -> Result<Option<UserRow>, StoreError> {
+    let (column, value) = match who {
+        Who::UserId(v) => ("user_id", v),
+        Who::JimerId(v) => ("jimer_id", v),
+    };
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND {column} = $2"
+    ))
+    .bind(workspace)
+    .bind(value)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(user_row).transpose()
+}
+
+pub async fn attributes_of(
+    conn: &mut AnyConnection,
+    workspace: i64,
+    uid: i64,
+) -> Result<Vec<AttrRow>, StoreError> {
+    let rows =
+        sqlx::query("SELECT name, type, value, source, updated_at FROM attributes WHERE workspace_id = $1 AND uid = $2")
+            .bind(workspace)
+            .bind(uid)
+            .fetch_all(conn)
+            .await?;
+    rows.iter().map(attr_row).collect()
+}
+
+/// Sort orders of the users list: a column, ascending or descending. Users
+/// without a value sort as the smallest value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sort {
+    pub key: SortKey,
+    pub descending: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    LastActivity,
+    FirstSeen,
+    Created,
+    Sessions,
+    Name,
+    Email,
+    UserId,
+}
+
+pub const SORT_KEYS: &[&str] = &[
+    "last_activity",
+    "first_seen",
+    "created",
+    "sessions",
+    "name",
+    "email",
+    "user_id",
+];
+
+impl Sort {
+    /// `last_activity` (ascending) or `-last_activity` (descending), and so on.
+    pub fn parse(s: &str) -> Option<Sort> {
+        let (descending, name) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let key = match name {
+            "last_activity" => SortKey::LastActivity,
+            "first_seen" => SortKey::FirstSeen,
+            "created" => SortKey::Created,
+            "sessions" => SortKey::Sessions,
+            "name" => SortKey::Name,
+            "email" => SortKey::Email,
+            "user_id" => SortKey::UserId,
+            _ => return None,
+        };
+        Some(Sort { key, descending })
+    }
+
+    /// The SQL expression sorted on; matches the indexes of the migrations.
+    fn expr(self) -> &'static str {
+        match self.key {
+            SortKey::LastActivity => "COALESCE(last_activity, -1)",
+            SortKey::FirstSeen => "COALESCE(first_seen, -1)",
+            SortKey::Created => "created",
+            SortKey::Sessions => "sessions",
+            SortKey::Name => "COALESCE(name, '')",
+            SortKey::Email => "COALESCE(email, '')",
+            SortKey::UserId => "COALESCE(user_id, '')",
+        }
+    }
+
+    fn is_text(self) -> bool {
+        matches!(self.key, SortKey::Name | SortKey::Email | SortKey::UserId)
+    }
+
+    fn value_of(self, u: &UserRow) -> CursorValue {
+        let text = |v: &Option<String>| CursorValue::Text(v.clone().unwrap_or_default());
+        match self.key {
+            SortKey::LastActivity => CursorValue::Int(u.last_activity.unwrap_or(-1)),
+            SortKey::FirstSeen => CursorValue::Int(u.first_seen.unwrap_or(-1)),
+            SortKey::Created => CursorValue::Int(u.created),
+            SortKey::Sessions => CursorValue::Int(u.sessions),
+            SortKey::Name => text(&u.name),
+            SortKey::Email => text(&u.email),
+            SortKey::UserId => text(&u.user_id),
+        }
+    }
+}
+
+impl Default for Sort {
+    fn default() -> Self {
+        Sort {
+            key: SortKey::LastActivity,
+            descending: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum CursorValue {
+    Int(i64),
+    Text(String),
+}
+
+/// Where a page starts: the sort value and id of the last row of the page
+/// before. Opaque to callers (hex of a small JSON array).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cursor {
+    value: CursorValue,
+    uid: i64,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        hex::encode(serde_json::to_vec(&(&self.value, self.uid)).unwrap_or_default())
+    }
+
+    pub fn decode(s: &str, sort: Sort) -> Option<Cursor> {
+        let bytes = hex::decode(s).ok()?;
+        let (value, uid): (CursorValue, i64) = serde_json::from_slice(&bytes).ok()?;
+        // A cursor belongs to the sort it came from.
+        let fits = matches!(
+            (&value, sort.is_text()),
+            (CursorValue::Text(_), true) | (CursorValue::Int(_), false)
+        );
+        fits.then_some(Cursor { value, uid })
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub search: Option<String>,
+    pub sort: Sort,
+    pub limit: usize,
+    pub cursor: Option<Cursor>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Page {
+    pub users: Vec<User>,
+    pub next_cursor: Option<String>,
+    pub total: i64,
+}
+
+impl Store {
+    pub async fn user(&self, workspace: i64, who: Who<'_>) -> Result<Option<User>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let Some(row) = find_user(&mut conn, workspace, who).await? else {
+            return Ok(None);
+        };
+        let attrs = attributes_of(&mut conn, workspace, row.uid).await?;
+        row.to_user(&attrs).map(Some)
+    }
+
+    /// A page of users: search over name, email, user id and jimer id
+    /// (case-insensitive substring for name and email, exact for the ids),
+    /// sorted, from a keyset cursor, with the total of the whole view.
+    pub async fn list_users(&self, workspace: i64, q: &ListQuery) -> Result<Page, StoreError> {
+        let mut filter = String::from("workspace_id = $1");
+        let mut binds: Vec<Bind> = vec![Bind::Int(workspace)];
+        if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let pattern = format!("%{}%", escape_like(search));
+            let like = self.dialect.ilike();
+            let n = binds.len();
+            filter.push_str(&format!(
+                " AND (user_id = ${a} OR jimer_id = ${a} OR name {like} ${b} ESCAPE '\\' OR email {like} ${b} ESCAPE '\\')",
+                a = n + 1,
+                b = n + 2
+            ));
+            binds.push(Bind::Text(search.to_string()));
+            binds.push(Bind::Text(pattern));
+        }
+        let total_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
+        let mut total_q = sqlx::query_scalar::<_, i64>(&total_sql);
+        for b in &binds {
+            total_q = b.bind_scalar(total_q);
+        }
+        let total = total_q.fetch_one(&self.pool).await?;
+
+        let expr = q.sort.expr();
+        let (cmp, dir) = if q.sort.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let mut page_filter = filter.clone();
+        let mut page_binds = binds.clone();
+        if let Some(c) = &q.cursor {
+            let n = page_binds.len();
+            page_filter.push_str(&format!(" AND ({expr}, id) {cmp} (${}, ${})", n + 1, n + 2));
+            page_binds.push(match &c.value {
+                CursorValue::Int(i) => Bind::Int(*i),
+                CursorValue::Text(t) => Bind::Text(t.clone()),
+            });
+            page_binds.push(Bind::Int(c.uid));
+        }
+        let limit = q.limit.max(1);
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE {page_filter} ORDER BY {expr} {dir}, id {dir} LIMIT {}",
+            limit + 1
+        );
+        let mut query = sqlx::query(&sql);
+        for b in &page_binds {
+            query = b.bind(query);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let mut users: Vec<UserRow> = rows.iter().map(user_row).collect::<Result<_, _>>()?;
+        let next_cursor = if users.len() > limit {
+            users.truncate(limit);
+            users.last().map(|u| {
+                Cursor {
+                    value: q.sort.value_of(u),
+                    uid: u.uid,
+                }
+                .encode()
+            })
+        } else {
+            None
+        };
+        let attrs = self.attributes_of_many(workspace, &users).await?;
+        let users = users
+            .iter()
+            .map(|u| u.to_user(attrs.get(&u.uid).map(Vec::as_slice).unwrap_or(&[])))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            users,
+            next_cursor,
+            total,
+        })
+    }
+
+    async fn attributes_of_many(
+        &self,
+        workspace: i64,
+        users: &[UserRow],
+    ) -> Result<HashMap<i64, Vec<AttrRow>>, StoreError> {
+        let mut out: HashMap<i64, Vec<AttrRow>> = HashMap::new();
+        if users.is_empty() {
+            return Ok(out);
+        }
+        let sql = format!(
+            "SELECT uid, name, type, value, source, updated_at FROM attributes WHERE workspace_id = $1 AND uid IN ({})",
+            placeholders(2, users.len())
+        );
+        let mut q = sqlx::query(&sql).bind(workspace);
+        for u in users {
+            q = q.bind(u.uid);
+        }
+        for r in q.fetch_all(&self.pool).await? {
+            out.entry(r.try_get("uid")?)
+                .or_default()
+                .push(attr_row(&r)?);
+        }
+        Ok(out)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[derive(Clone, Debug)]
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+type AnyScalar<'q, T> = sqlx::query::QueryScalar<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>;
+
+impl Bind {
+    fn bind<'q>(&self, q: AnyQuery<'q>) -> AnyQuery<'q> {
+        match self {
+            Bind::Int(i) => q.bind(*i),
+            Bind::Text(t) => q.bind(t.clone()),
+        }
+    }
+
+    fn bind_scalar<'q, T>(&self, q: AnyScalar<'q, T>) -> AnyScalar<'q, T> {
+        match self {
+            Bind::Int(i) => q.bind(*i),
+            Bind::Text(t) => q.bind(t.clone()),
+        }
+    }
+}
