@@ -25,6 +25,8 @@ CREATE TABLE users (
     sessions BIGINT NOT NULL DEFAULT 0,
     created BIGINT NOT NULL,
     tags TEXT NOT NULL DEFAULT '[]',
+    -- name and email lowercased, one per line: what `q` searches
+    search TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (workspace_id, id)
 );
 CREATE UNIQUE INDEX users_jimer_id ON users (workspace_id, jimer_id);

@@ -23,7 +23,9 @@ CREATE TABLE users (
     last_activity BIGINT,
     sessions BIGINT NOT NULL DEFAULT 0,
     created BIGINT NOT NULL,
-    tags TEXT NOT NULL DEFAULT '[]'
+    tags TEXT NOT NULL DEFAULT '[]',
+    -- name and email lowercased, one per line: what `q` searches
+    search TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX users_jimer_id ON users (workspace_id, jimer_id);
 CREATE UNIQUE INDEX users_user_id ON users (workspace_id, user_id);

@@ -32,6 +32,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Marks the page once the wasm has taken over, for tests and debugging.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="userdeck-css" href="/userdeck.css" />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />

@@ -163,15 +163,21 @@ pub fn parse_value(name: &str, json: &Json) -> Result<AttrChange, AttrError> {
                 ))
             }
         },
-        Json::String(s) => match parse_date(s) {
-            Some(d) => AttrValue::Date(d),
-            None => AttrValue::String(s.clone()),
-        },
+        Json::String(s) => {
+            check_text(name, s)?;
+            match parse_date(s) {
+                Some(d) => AttrValue::Date(d),
+                None => AttrValue::String(s.clone()),
+            }
+        }
         Json::Array(items) => {
             let mut out = Vec::with_capacity(items.len());
             for item in items {
                 match item {
-                    Json::String(s) => out.push(s.clone()),
+                    Json::String(s) => {
+                        check_text(name, s)?;
+                        out.push(s.clone())
+                    }
                     Json::Number(n) => out.push(n.to_string()),
                     Json::Bool(b) => out.push(b.to_string()),
                     _ => {
@@ -198,6 +204,18 @@ pub fn parse_value(name: &str, json: &Json) -> Result<AttrChange, AttrError> {
     };
     check_length(name, &value)?;
     Ok(AttrChange::Set(value))
+}
+
+/// Text may hold any character but NUL, which PostgreSQL cannot store and
+/// which cuts strings short in C libraries.
+fn check_text(name: &str, s: &str) -> Result<(), AttrError> {
+    if s.contains('\0') {
+        return Err(AttrError::new(
+            "invalid_attribute_value",
+            format!("`{name}` holds a NUL character (\\u0000); remove it"),
+        ));
+    }
+    Ok(())
 }
 
 fn kind_of(v: &Json) -> &'static str {
@@ -477,6 +495,9 @@ mod tests {
         assert!(e.message.contains("address.city"), "{}", e.message);
         assert!(parse_value("a", &json!([["x"]])).is_err());
         assert!(parse_value("a", &json!([null])).is_err());
+        assert!(parse_value("a", &json!("a\u{0}b")).is_err());
+        assert!(parse_value("a", &json!(["a\u{0}b"])).is_err());
+        assert!(parse_value("a", &json!("two\nlines\tand tabs")).is_ok());
         let long = "x".repeat(701);
         assert_eq!(
             parse_value("a", &json!(long)).unwrap_err().code,

@@ -143,6 +143,8 @@ impl Identify {
         let obj = body.as_object().ok_or_else(|| {
             invalid("the body must be a JSON object such as {\"user_id\": \"user-123\"}".into())
         })?;
+        // Members first: a misspelt `userId` gets its hint.
+        let update = ProfileUpdate::from_object(obj, &["user_id"])?;
         let user_id = match obj.get("user_id") {
             None | Some(Json::Null) => {
                 return Err(InputError {
@@ -152,7 +154,6 @@ impl Identify {
             }
             Some(v) => parse_user_id(v)?,
         };
-        let update = ProfileUpdate::from_object(obj, &["user_id"])?;
         Ok(Identify { user_id, update })
     }
 }
@@ -296,12 +297,27 @@ fn text_field(
             if s.trim().is_empty() {
                 return Ok(Field::Clear);
             }
+            if s.chars().any(char::is_control) {
+                return Err(invalid(format!(
+                    "`{key}` cannot hold control characters (line breaks, tabs, NUL)"
+                )));
+            }
             check(s).map(Field::Set).map_err(invalid)
         }
         Some(_) => Err(invalid(format!(
             "`{key}` must be a string, or null to clear it"
         ))),
     }
+}
+
+/// What the users list searches in: name and email, lowercased (Unicode),
+/// one per line. Stored beside the profile so every database matches alike.
+pub fn search_text(name: Option<&str>, email: Option<&str>) -> String {
+    format!(
+        "{}\n{}",
+        name.unwrap_or_default().to_lowercase(),
+        email.unwrap_or_default().to_lowercase()
+    )
 }
 
 /// A BCP 47 language tag such as `fr` or `pt-BR`; `_` is accepted for `-`.
@@ -395,5 +411,13 @@ mod tests {
             "invalid_request"
         );
         assert_eq!(err(json!({"user_id": "u\u{0}"})).code, "invalid_request");
+        assert_eq!(
+            err(json!({"user_id": "u", "name": "Sam\u{0}"})).code,
+            "invalid_request"
+        );
+        assert_eq!(
+            err(json!({"user_id": "u", "attributes": {"note": "a\u{0}b"}})).code,
+            "invalid_attribute_value"
+        );
     }
 }

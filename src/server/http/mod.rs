@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/attributes", get(rest::attributes))
         .fallback(rest::no_such_endpoint)
+        .method_not_allowed_fallback(rest::wrong_method)
         .layer(DefaultBodyLimit::max(REST_BODY_LIMIT));
 
     // Customers' pages call these from their own origins; nothing else gets CORS.
@@ -41,12 +42,15 @@ pub fn router(state: AppState) -> Router {
         .route("/update", post(sdk::update))
         .route("/me", post(sdk::me))
         .fallback(rest::no_such_endpoint)
+        .method_not_allowed_fallback(rest::wrong_method)
         .layer(DefaultBodyLimit::max(SDK_BODY_LIMIT))
         .layer(
             CorsLayer::new()
                 .allow_origin(Any)
                 .allow_methods([Method::POST, Method::OPTIONS])
                 .allow_headers([axum::http::header::CONTENT_TYPE])
+                // The SDK waits as long as a 429 asks.
+                .expose_headers([axum::http::header::RETRY_AFTER])
                 .max_age(std::time::Duration::from_secs(86400)),
         );
 

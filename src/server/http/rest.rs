@@ -37,10 +37,14 @@ impl FromRequestParts<AppState> for SecretKey {
         let key = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
+            // The scheme is case-insensitive (RFC 7235).
+            .and_then(|h| h.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, key)| key.trim())
             .ok_or_else(|| {
-                unauthorized("the Authorization header must be `Bearer <secret_key>`")
+                unauthorized(
+                    "the Authorization header must be `Bearer <secret_key>` (`userdeck keys` prints the key)",
+                )
             })?;
         if key.starts_with("pk_") {
             return Err(unauthorized(
@@ -133,6 +137,9 @@ pub async fn get_user(
     SecretKey(ws): SecretKey,
     Path(user_id): Path<String>,
 ) -> Result<Json<Json_>, ApiError> {
+    if user_id.chars().any(char::is_control) {
+        return Err(no_user(&user_id));
+    }
     let user = state
         .store
         .user(ws.id, Who::UserId(&user_id))
@@ -153,6 +160,9 @@ pub async fn delete_user(
     SecretKey(ws): SecretKey,
     Path(user_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if user_id.chars().any(char::is_control) {
+        return Err(no_user(&user_id));
+    }
     match state
         .writer
         .write(WriteOp::DeleteUser {
@@ -231,10 +241,13 @@ fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
         })?),
     };
     let search = params.get("q").cloned();
-    if search.as_ref().is_some_and(|q| q.chars().count() > 200) {
+    if search
+        .as_ref()
+        .is_some_and(|q| q.chars().count() > 200 || q.chars().any(char::is_control))
+    {
         return Err(ApiError::bad_request(
             "invalid_parameter",
-            "`q` holds at most 200 characters",
+            "`q` holds at most 200 characters and no control characters",
         ));
     }
     Ok(ListQuery {
@@ -251,6 +264,14 @@ pub async fn attributes(
 ) -> Result<Json<Json_>, ApiError> {
     let defs = state.store.definitions(ws.id).await?;
     Ok(Json(json!({ "attributes": defs })))
+}
+
+pub async fn wrong_method() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see API.md for the list",
+    )
 }
 
 pub async fn no_such_endpoint() -> ApiError {

@@ -3,6 +3,7 @@
 
 use super::{Store, StoreError};
 use crate::model::attribute::AttrValue;
+use crate::model::profile::search_text;
 use std::collections::HashMap;
 
 /// A whole profile to insert as is. Times are milliseconds since the epoch.
@@ -40,7 +41,7 @@ impl Store {
         // SQLite allows 32766 parameters per statement; stay well under.
         for chunk in users.chunks(200) {
             let mut sql = String::from(
-                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags) VALUES ",
+                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags, search) VALUES ",
             );
             let mut n = 0;
             for (i, _) in chunk.iter().enumerate() {
@@ -48,12 +49,12 @@ impl Store {
                     sql.push(',');
                 }
                 sql.push('(');
-                for c in 0..11 {
+                for c in 0..12 {
                     if c > 0 {
                         sql.push(',');
                     }
                     n += 1;
-                    sql.push_str(&format!("${n}"));
+                    sql.push_str(&self.param(n));
                 }
                 sql.push(')');
             }
@@ -71,7 +72,8 @@ impl Store {
                     .bind(u.last_activity)
                     .bind(u.sessions)
                     .bind(u.created)
-                    .bind(serde_json::to_string(&u.tags).unwrap_or_else(|_| "[]".into()));
+                    .bind(serde_json::to_string(&u.tags).unwrap_or_else(|_| "[]".into()))
+                    .bind(search_text(u.name.as_deref(), u.email.as_deref()));
             }
             let ids = q.fetch_all(&mut *tx).await?;
             // RETURNING order follows VALUES order on both engines for a plain insert.
@@ -95,7 +97,7 @@ impl Store {
                             sql.push(',');
                         }
                         n += 1;
-                        sql.push_str(&format!("${n}"));
+                        sql.push_str(&self.param(n));
                     }
                     sql.push(')');
                 }
@@ -131,10 +133,10 @@ impl Store {
             e.1 += count;
             e.2 = e.2.min(*first);
             e.3 = e.3.max(*last);
-            super::definitions::add_source(&mut *tx, workspace, name, source, *last).await?;
+            super::definitions::add_source(&mut tx, workspace, name, source, *last).await?;
         }
         for (name, (t, count, first, last)) in by_name {
-            super::definitions::add_users(&mut *tx, workspace, name, t, count, first, last).await?;
+            super::definitions::add_users(&mut tx, workspace, name, t, count, first, last).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -142,3 +144,15 @@ impl Store {
 }
 
 type AttrTypeName = &'static str;
+
+impl Store {
+    /// Parameter `n` of a long statement. SQLite looks numbered parameters
+    /// up by name, one list walk per bind, which makes thousands of `$N`
+    /// quadratic; its plain `?` binds in order at no cost.
+    fn param(&self, n: usize) -> String {
+        match self.dialect {
+            super::Dialect::Sqlite => "?".into(),
+            super::Dialect::Postgres => format!("${n}"),
+        }
+    }
+}

@@ -24,16 +24,6 @@ pub enum Dialect {
     Postgres,
 }
 
-impl Dialect {
-    /// Case-insensitive LIKE.
-    pub fn ilike(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "LIKE",
-            Dialect::Postgres => "ILIKE",
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]

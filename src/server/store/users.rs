@@ -191,6 +191,16 @@ impl Sort {
         Some(Sort { key, descending })
     }
 
+    /// The `sort` parameter that means this order.
+    pub fn name(self) -> String {
+        let key = SORT_KEYS[self.key as usize];
+        if self.descending {
+            format!("-{key}")
+        } else {
+            key.to_string()
+        }
+    }
+
     /// The SQL expression sorted on; matches the indexes of the migrations.
     fn expr(self) -> &'static str {
         match self.key {
@@ -247,19 +257,20 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    pub fn encode(&self) -> String {
-        hex::encode(serde_json::to_vec(&(&self.value, self.uid)).unwrap_or_default())
+    pub fn encode(&self, sort: Sort) -> String {
+        hex::encode(serde_json::to_vec(&(sort.name(), &self.value, self.uid)).unwrap_or_default())
     }
 
+    /// Reads a cursor that `encode` made for the same sort; anything else is None.
     pub fn decode(s: &str, sort: Sort) -> Option<Cursor> {
         let bytes = hex::decode(s).ok()?;
-        let (value, uid): (CursorValue, i64) = serde_json::from_slice(&bytes).ok()?;
-        // A cursor belongs to the sort it came from.
+        let (made_for, value, uid): (String, CursorValue, i64) =
+            serde_json::from_slice(&bytes).ok()?;
         let fits = matches!(
             (&value, sort.is_text()),
             (CursorValue::Text(_), true) | (CursorValue::Int(_), false)
         );
-        fits.then_some(Cursor { value, uid })
+        (fits && made_for == sort.name()).then_some(Cursor { value, uid })
     }
 }
 
@@ -295,11 +306,10 @@ impl Store {
         let mut filter = String::from("workspace_id = $1");
         let mut binds: Vec<Bind> = vec![Bind::Int(workspace)];
         if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let pattern = format!("%{}%", escape_like(search));
-            let like = self.dialect.ilike();
+            let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
             let n = binds.len();
             filter.push_str(&format!(
-                " AND (user_id = ${a} OR jimer_id = ${a} OR name {like} ${b} ESCAPE '\\' OR email {like} ${b} ESCAPE '\\')",
+                " AND (user_id = ${a} OR jimer_id = ${a} OR search LIKE ${b} ESCAPE '\\')",
                 a = n + 1,
                 b = n + 2
             ));
@@ -348,7 +358,7 @@ impl Store {
                     value: q.sort.value_of(u),
                     uid: u.uid,
                 }
-                .encode()
+                .encode(q.sort)
             })
         } else {
             None

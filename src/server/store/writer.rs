@@ -13,7 +13,9 @@ use super::definitions::{add_source, add_users, fix_type, type_of};
 use super::users::{attributes_of, find_user, AttrRow, UserRow, Who};
 use super::{bind_num, now_ms, Store, StoreError};
 use crate::model::attribute::{AttrType, AttrValue};
-use crate::model::profile::{Field, Identify, InputError, ProfileUpdate, User, SOURCE_CUSTOM};
+use crate::model::profile::{
+    search_text, Field, Identify, InputError, ProfileUpdate, User, SOURCE_CUSTOM,
+};
 use rand::distr::{Alphanumeric, SampleString};
 use sqlx::{AnyConnection, Connection};
 use std::collections::{HashMap, HashSet};
@@ -658,10 +660,11 @@ impl Tx<'_> {
     /// Inserts the row (uid 0) or writes its mutable columns back.
     async fn save(&mut self, ws: i64, row: &mut UserRow) -> Result<(), StoreError> {
         let tags = serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into());
+        let search = search_text(row.name.as_deref(), row.email.as_deref());
         if row.uid == 0 {
             row.uid = sqlx::query_scalar(
-                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags, search)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
             .bind(ws)
             .bind(&row.jimer_id)
@@ -674,12 +677,13 @@ impl Tx<'_> {
             .bind(row.sessions)
             .bind(row.created)
             .bind(tags)
+            .bind(search)
             .fetch_one(&mut *self.conn)
             .await?;
         } else {
             sqlx::query(
                 "UPDATE users SET user_id = $3, name = $4, email = $5, language = $6, first_seen = $7, last_activity = $8,
-                   sessions = $9, tags = $10 WHERE workspace_id = $1 AND id = $2",
+                   sessions = $9, tags = $10, search = $11 WHERE workspace_id = $1 AND id = $2",
             )
             .bind(ws)
             .bind(row.uid)
@@ -691,6 +695,7 @@ impl Tx<'_> {
             .bind(row.last_activity)
             .bind(row.sessions)
             .bind(tags)
+            .bind(search)
             .execute(&mut *self.conn)
             .await?;
         }
