@@ -137,6 +137,16 @@ fn machine() -> String {
     )
 }
 
+/// The 1-minute load average: other work on the machine skews the figures.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .next()
+        .unwrap_or("?")
+        .to_string()
+}
+
 /// CPU seconds (user + system) a process has used.
 fn cpu_seconds(pid: &str) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -146,6 +156,42 @@ fn cpu_seconds(pid: &str) -> f64 {
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // utime, stime are fields 14 and 15 of stat; 11 and 12 after ")" (0-based).
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// CPU seconds per thread name of a process (digits at the end dropped, so
+/// the tokio workers add up), to show where the server spends its time.
+fn thread_cpu(pid: u32) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let tid = t.file_name().to_string_lossy().to_string();
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        let name = comm
+            .trim()
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_');
+        *out.entry(name.to_string()).or_insert(0.0) += cpu_seconds(&format!("{pid}/task/{tid}"));
+    }
+    out
+}
+
+/// The busiest thread groups between two `thread_cpu` readings, as text.
+fn busiest(
+    before: &std::collections::BTreeMap<String, f64>,
+    after: &std::collections::BTreeMap<String, f64>,
+) -> String {
+    let mut d: Vec<(String, f64)> = after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, v)| *v >= 0.05)
+        .collect();
+    d.sort_by(|a, b| b.1.total_cmp(&a.1));
+    d.iter()
+        .take(4)
+        .map(|(k, v)| format!("{k} {v:.1}s"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Peak resident memory of a process, in MiB.
@@ -531,6 +577,7 @@ struct IdentifyResult {
     first_error: Option<String>,
     server_cpu: f64,
     client_cpu: f64,
+    threads: String,
 }
 
 /// (a): `clients` tasks, each one keep-alive connection, identify in a loop.
@@ -551,9 +598,12 @@ async fn identify_run(
     let start = Instant::now();
     let t0 = start + Duration::from_secs_f64(warmup);
     let t1 = t0 + Duration::from_secs_f64(seconds);
+    // Unique per run, so each run's "new" users are new even on a reused database.
     let run_tag = format!(
         "{clients}-{}",
-        start.elapsed().as_nanos() ^ std::process::id() as u128
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() % 1_000_000_000)
     );
     let mut tasks = Vec::new();
     for c in 0..clients {
@@ -617,9 +667,17 @@ async fn identify_run(
     }
     let me = std::process::id().to_string();
     tokio::time::sleep_until(t0.into()).await;
-    let (server_cpu0, client_cpu0) = (cpu_seconds(&pid.to_string()), cpu_seconds(&me));
+    let (server_cpu0, client_cpu0, threads0) = (
+        cpu_seconds(&pid.to_string()),
+        cpu_seconds(&me),
+        thread_cpu(pid),
+    );
     tokio::time::sleep_until(t1.into()).await;
-    let (server_cpu1, client_cpu1) = (cpu_seconds(&pid.to_string()), cpu_seconds(&me));
+    let (server_cpu1, client_cpu1, threads1) = (
+        cpu_seconds(&pid.to_string()),
+        cpu_seconds(&me),
+        thread_cpu(pid),
+    );
     stop.store(true, Ordering::Relaxed);
     let mut all = Tally::default();
     for t in tasks {
@@ -654,6 +712,7 @@ async fn identify_run(
         first_error: all.first_error,
         server_cpu: server_cpu1 - server_cpu0,
         client_cpu: client_cpu1 - client_cpu0,
+        threads: busiest(&threads0, &threads1),
     }
 }
 
@@ -669,6 +728,7 @@ struct BatchResult {
     first_error: Option<String>,
     server_cpu: f64,
     client_cpu: f64,
+    threads: String,
 }
 
 /// (b): batches of `BATCH` users; `round` 0 creates users 0..users, a later
@@ -690,7 +750,11 @@ async fn batch_run(
     let batches = users.div_ceil(BATCH);
     let deadline = limit.map(|s| Instant::now() + Duration::from_secs_f64(s));
     let me = std::process::id().to_string();
-    let (server_cpu0, client_cpu0) = (cpu_seconds(&pid.to_string()), cpu_seconds(&me));
+    let (server_cpu0, client_cpu0, threads0) = (
+        cpu_seconds(&pid.to_string()),
+        cpu_seconds(&me),
+        thread_cpu(pid),
+    );
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -775,7 +839,11 @@ async fn batch_run(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let (server_cpu1, client_cpu1) = (cpu_seconds(&pid.to_string()), cpu_seconds(&me));
+    let (server_cpu1, client_cpu1, threads1) = (
+        cpu_seconds(&pid.to_string()),
+        cpu_seconds(&me),
+        thread_cpu(pid),
+    );
     all.latencies_us.sort_unstable();
     let p50 = all
         .latencies_us
@@ -797,6 +865,7 @@ async fn batch_run(
         first_error: all.first_error,
         server_cpu: server_cpu1 - server_cpu0,
         client_cpu: client_cpu1 - client_cpu0,
+        threads: busiest(&threads0, &threads1),
     }
 }
 
@@ -886,7 +955,7 @@ async fn bench_db(k: &Knobs, kind: &str) -> Report {
     }
 }
 
-fn print_reports(k: &Knobs, reports: &[Report]) {
+fn print_reports(k: &Knobs, reports: &[Report], load_before: &str) {
     let line = "-".repeat(100);
     println!();
     println!("userdeck ingestion benchmark");
@@ -896,6 +965,10 @@ fn print_reports(k: &Knobs, reports: &[Report]) {
     println!(
         "load      in this process on the same machine: it competes with the server for the cores \
          (CPU seconds of each side are shown)"
+    );
+    println!(
+        "busy      1-minute load average {load_before} before the run, {} after (above 0 means other work shared the cores)",
+        load_average()
     );
     println!(
         "settings  {:.0} s measured per identify run after {:.0} s warm-up; {} users loaded through batch; \
@@ -931,6 +1004,7 @@ fn print_reports(k: &Knobs, reports: &[Report]) {
                 a.server_cpu,
                 a.client_cpu
             );
+            println!("      {:>8} server threads: {}", "", a.threads);
             if let Some(e) = &a.first_error {
                 println!("      first error: {e}");
             }
@@ -963,6 +1037,7 @@ fn print_reports(k: &Knobs, reports: &[Report]) {
                 b.server_cpu,
                 b.client_cpu
             );
+            println!("      {:>10} server threads: {}", "", b.threads);
             if let Some(e) = &b.first_error {
                 println!("      first error: {e}");
             }
@@ -997,7 +1072,12 @@ fn print_reports(k: &Knobs, reports: &[Report]) {
 }
 
 fn main() -> ExitCode {
-    // `cargo bench` passes `--bench`; a name filter may follow. Nothing to parse.
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this
+    // without it, where a minutes-long benchmark has no place.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("ingest: a benchmark; run it with `cargo bench --features ssr --bench ingest`");
+        return ExitCode::SUCCESS;
+    }
     let k = knobs();
     if !k.bin.exists() {
         eprintln!(
@@ -1007,6 +1087,7 @@ fn main() -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
+    let load_before = load_average();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -1018,6 +1099,6 @@ fn main() -> ExitCode {
         }
         out
     });
-    print_reports(&k, &reports);
+    print_reports(&k, &reports, &load_before);
     ExitCode::SUCCESS
 }

@@ -4,6 +4,11 @@
 # Repo root, whatever the caller's working directory.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
+# The layout is fixed: the server embeds target/site/pkg, and the scripts and end2end
+# use target/{debug,release}/userdeck. A CARGO_TARGET_DIR from the environment would
+# put the binaries elsewhere, so the scripts ignore it.
+unset CARGO_TARGET_DIR
+
 # cargo-installed tools (wasm-bindgen) live here; CI shells may not have it on PATH.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 

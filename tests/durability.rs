@@ -39,9 +39,9 @@ const MAX_WRITE_FOR: Duration = Duration::from_secs(6);
 /// Kill/restart cycles on the same database.
 const CYCLES: usize = 2;
 /// Hot users per client: updated over and over.
-const HOT_USERS: u64 = 8;
+const HOT_USERS: u64 = 4;
 /// Users per batch call; every 10th request of a client is a batch.
-const BATCH_SIZE: u64 = 25;
+const BATCH_SIZE: u64 = 10;
 /// The whole run on one database must stay under this.
 const BUDGET: Duration = Duration::from_secs(30);
 

@@ -40,26 +40,11 @@ impl Store {
         let mut defs: HashMap<(&str, &'static str), (AttrTypeName, i64, i64, i64)> = HashMap::new();
         // SQLite allows 32766 parameters per statement; stay well under.
         for chunk in users.chunks(200) {
-            let mut sql = String::from(
-                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags, search) VALUES ",
+            let sql = format!(
+                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags, search) VALUES {} RETURNING id, jimer_id",
+                self.values(chunk.len(), 12)
             );
-            let mut n = 0;
-            for (i, _) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push('(');
-                for c in 0..12 {
-                    if c > 0 {
-                        sql.push(',');
-                    }
-                    n += 1;
-                    sql.push_str(&self.param(n));
-                }
-                sql.push(')');
-            }
-            sql.push_str(" RETURNING id");
-            let mut q = sqlx::query_scalar::<_, i64>(&sql);
+            let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
             for u in chunk {
                 q = q
                     .bind(workspace)
@@ -75,32 +60,25 @@ impl Store {
                     .bind(serde_json::to_string(&u.tags).unwrap_or_else(|_| "[]".into()))
                     .bind(search_text(u.name.as_deref(), u.email.as_deref()));
             }
-            let ids = q.fetch_all(&mut *tx).await?;
-            // RETURNING order follows VALUES order on both engines for a plain insert.
-            let rows: Vec<(i64, &NewAttribute)> = ids
-                .iter()
-                .zip(chunk)
-                .flat_map(|(id, u)| u.attributes.iter().map(move |a| (*id, a)))
+            // RETURNING promises no order: match the ids by jimer id.
+            let ids: HashMap<String, i64> = q
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|(id, j)| (j, id))
                 .collect();
+            let mut rows: Vec<(i64, &NewAttribute)> = Vec::new();
+            for u in chunk {
+                let id = *ids
+                    .get(&u.jimer_id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("no id for {}", u.jimer_id)))?;
+                rows.extend(u.attributes.iter().map(|a| (id, a)));
+            }
             for rows in rows.chunks(500) {
-                let mut sql = String::from(
-                    "INSERT INTO attributes (workspace_id, uid, name, type, value, num, source, updated_at) VALUES ",
+                let sql = format!(
+                    "INSERT INTO attributes (workspace_id, uid, name, type, value, num, source, updated_at) VALUES {}",
+                    self.values(rows.len(), 8)
                 );
-                let mut n = 0;
-                for i in 0..rows.len() {
-                    if i > 0 {
-                        sql.push(',');
-                    }
-                    sql.push('(');
-                    for c in 0..8 {
-                        if c > 0 {
-                            sql.push(',');
-                        }
-                        n += 1;
-                        sql.push_str(&self.param(n));
-                    }
-                    sql.push(')');
-                }
                 let mut q = sqlx::query(&sql);
                 for (uid, a) in rows {
                     let t = a.value.attr_type().as_str();
@@ -146,13 +124,20 @@ impl Store {
 type AttrTypeName = &'static str;
 
 impl Store {
-    /// Parameter `n` of a long statement. SQLite looks numbered parameters
+    /// Parameters of a long statement. SQLite looks numbered parameters
     /// up by name, one list walk per bind, which makes thousands of `$N`
     /// quadratic; its plain `?` binds in order at no cost.
-    fn param(&self, n: usize) -> String {
-        match self.dialect {
-            super::Dialect::Sqlite => "?".into(),
-            super::Dialect::Postgres => format!("${n}"),
-        }
+    /// `(p, p, ...), (p, p, ...)`: `rows` tuples of `cols` parameters.
+    fn values(&self, rows: usize, cols: usize) -> String {
+        let tuple = |r: usize| {
+            let params: Vec<String> = (1..=cols)
+                .map(|c| match self.dialect {
+                    super::Dialect::Sqlite => "?".to_string(),
+                    super::Dialect::Postgres => format!("${}", r * cols + c),
+                })
+                .collect();
+            format!("({})", params.join(","))
+        };
+        (0..rows).map(tuple).collect::<Vec<_>>().join(",")
     }
 }

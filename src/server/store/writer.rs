@@ -265,6 +265,23 @@ fn new_jimer_id() -> String {
     )
 }
 
+/// A profile not in the database yet (uid 0 until `save` inserts it).
+fn new_row(jimer_id: String, user_id: Option<String>, now: i64) -> UserRow {
+    UserRow {
+        uid: 0,
+        jimer_id,
+        user_id,
+        name: None,
+        email: None,
+        language: None,
+        first_seen: None,
+        last_activity: None,
+        sessions: 0,
+        created: now,
+        tags: Vec::new(),
+    }
+}
+
 fn apply_fields(row: &mut UserRow, update: &ProfileUpdate) {
     for (field, slot) in [
         (&update.name, &mut row.name),
@@ -345,19 +362,8 @@ impl Tx<'_> {
             None => Vec::new(),
         };
         let plan = self.plan(ws, &attrs, &input.update, SOURCE_CUSTOM).await?;
-        let mut row = existing.unwrap_or_else(|| UserRow {
-            uid: 0,
-            jimer_id: new_jimer_id(),
-            user_id: Some(input.user_id.clone()),
-            name: None,
-            email: None,
-            language: None,
-            first_seen: None,
-            last_activity: None,
-            sessions: 0,
-            created: self.now,
-            tags: Vec::new(),
-        });
+        let mut row = existing
+            .unwrap_or_else(|| new_row(new_jimer_id(), Some(input.user_id.clone()), self.now));
         let before = row.clone();
         apply_fields(&mut row, &input.update);
         if row.uid == 0 || row != before {
@@ -381,19 +387,7 @@ impl Tx<'_> {
     async fn find_or_new(&mut self, ws: i64, jimer_id: &str) -> Result<UserRow, WriteError> {
         Ok(find_user(self.conn, ws, Who::JimerId(jimer_id))
             .await?
-            .unwrap_or_else(|| UserRow {
-                uid: 0,
-                jimer_id: jimer_id.to_string(),
-                user_id: None,
-                name: None,
-                email: None,
-                language: None,
-                first_seen: None,
-                last_activity: None,
-                sessions: 0,
-                created: self.now,
-                tags: Vec::new(),
-            }))
+            .unwrap_or_else(|| new_row(jimer_id.to_string(), None, self.now)))
     }
 
     async fn sdk_identify(
@@ -419,20 +413,7 @@ impl Tx<'_> {
             }
             // The browser was someone else's and nobody called reset: a new profile.
             (None, true) => {
-                let mut row = UserRow {
-                    uid: 0,
-                    jimer_id: new_jimer_id(),
-                    user_id: Some(user_id.to_string()),
-                    sessions: 0,
-                    created: self.now,
-                    first_seen: None,
-                    last_activity: None,
-                    ..visitor
-                };
-                row.name = None;
-                row.email = None;
-                row.language = None;
-                row.tags = Vec::new();
+                let mut row = new_row(new_jimer_id(), Some(user_id.to_string()), self.now);
                 self.save(ws, &mut row).await?;
                 row
             }
