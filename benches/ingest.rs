@@ -565,6 +565,8 @@ struct Tally {
     errors: u64,
     latencies_us: Vec<u64>,
     first_error: Option<String>,
+    /// (when, users written) per batch call.
+    done: Vec<(Instant, u64)>,
 }
 
 struct IdentifyResult {
@@ -722,6 +724,8 @@ struct BatchResult {
     seconds: f64,
     attr_writes_per_sec: f64,
     users_per_sec: f64,
+    /// Attribute writes/s over the first and the last quarter of the pass.
+    quarters: (f64, f64),
     p50_ms: f64,
     max_ms: f64,
     errors: u64,
@@ -794,6 +798,7 @@ async fn batch_run(
                             let good =
                                 results.iter().filter(|r| r["ok"] == json!(true)).count() as u64;
                             written += good;
+                            tally.done.push((Instant::now(), good));
                             if good < n {
                                 tally.errors += n - good;
                                 let bad = results.iter().find(|r| r["ok"] != json!(true)).cloned();
@@ -834,11 +839,26 @@ async fn batch_run(
         all.ok += t.ok;
         all.errors += t.errors;
         all.latencies_us.extend(t.latencies_us);
+        all.done.extend(t.done);
         if all.first_error.is_none() {
             all.first_error = t.first_error;
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let quarter = seconds / 4.0;
+    let rate_between = |from: f64, to: f64| {
+        let users: u64 = all
+            .done
+            .iter()
+            .filter(|(t, _)| (from..to).contains(&(*t - started).as_secs_f64()))
+            .map(|(_, n)| n)
+            .sum();
+        (users * ATTRS_PER_BATCH_USER) as f64 / quarter
+    };
+    let quarters = (
+        rate_between(0.0, quarter),
+        rate_between(3.0 * quarter, seconds + 1.0),
+    );
     let (server_cpu1, client_cpu1, threads1) = (
         cpu_seconds(&pid.to_string()),
         cpu_seconds(&me),
@@ -859,6 +879,7 @@ async fn batch_run(
         seconds,
         attr_writes_per_sec: (all.ok * ATTRS_PER_BATCH_USER) as f64 / seconds,
         users_per_sec: all.ok as f64 / seconds,
+        quarters,
         p50_ms: p50,
         max_ms: max,
         errors: all.errors,
@@ -1037,7 +1058,10 @@ fn print_reports(k: &Knobs, reports: &[Report], load_before: &str) {
                 b.server_cpu,
                 b.client_cpu
             );
-            println!("      {:>10} server threads: {}", "", b.threads);
+            println!(
+                "      {:>10} first quarter {:.0} attr writes/s, last quarter {:.0}; server threads: {}",
+                "", b.quarters.0, b.quarters.1, b.threads
+            );
             if let Some(e) = &b.first_error {
                 println!("      first error: {e}");
             }

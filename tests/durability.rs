@@ -13,6 +13,11 @@
 //! counter, so no write is half-applied. Two kill cycles run on the same
 //! database, so the second also writes on a database that recovered from a crash.
 //!
+//! SIGKILL leaves the operating system's page cache intact, so this proves
+//! the server answers only after its commit; it does not prove that the
+//! commit reached the disk (a power cut would; SQLite's synchronous=FULL is
+//! what covers that).
+//!
 //! Runs on SQLite, and on PostgreSQL when USERDECK_TEST_POSTGRES_URL is set
 //! (`scripts/with-postgres cargo test --features ssr --test durability`).
 #![cfg(feature = "ssr")]
@@ -508,7 +513,7 @@ async fn crash_and_recover(db_url: &str, dir: &Path, db: &str) {
             "[{db}] every acknowledged user must be found"
         );
         eprintln!(
-            "[{db}] cycle {cycle}: {acked_now} writes acknowledged this cycle ({total_acked} in all), {unanswered} requests cut off by kills; \
+            "[{db}] cycle {cycle}: {acked_now} writes acknowledged this cycle ({total_acked} in all), {unanswered} requests cut off by kills so far; \
              after restart all {acked_users} acknowledged users of {users} were intact, plus {found_extra} written but unanswered"
         );
         drop(server);
