@@ -42,7 +42,7 @@ impl Store {
         for chunk in users.chunks(200) {
             let sql = format!(
                 "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags, search) VALUES {} RETURNING id, jimer_id",
-                self.values(chunk.len(), 12)
+                self.dialect.values(1, chunk.len(), 12)
             );
             let mut q = sqlx::query_as::<_, (i64, String)>(&sql);
             for u in chunk {
@@ -77,7 +77,7 @@ impl Store {
             for rows in rows.chunks(500) {
                 let sql = format!(
                     "INSERT INTO attributes (workspace_id, uid, name, type, value, num, source, updated_at) VALUES {}",
-                    self.values(rows.len(), 8)
+                    self.dialect.values(1, rows.len(), 8)
                 );
                 let mut q = sqlx::query(&sql);
                 for (uid, a) in rows {
@@ -122,22 +122,3 @@ impl Store {
 }
 
 type AttrTypeName = &'static str;
-
-impl Store {
-    /// Parameters of a long statement. SQLite looks numbered parameters
-    /// up by name, one list walk per bind, which makes thousands of `$N`
-    /// quadratic; its plain `?` binds in order at no cost.
-    /// `(p, p, ...), (p, p, ...)`: `rows` tuples of `cols` parameters.
-    fn values(&self, rows: usize, cols: usize) -> String {
-        let tuple = |r: usize| {
-            let params: Vec<String> = (1..=cols)
-                .map(|c| match self.dialect {
-                    super::Dialect::Sqlite => "?".to_string(),
-                    super::Dialect::Postgres => format!("${}", r * cols + c),
-                })
-                .collect();
-            format!("({})", params.join(","))
-        };
-        (0..rows).map(tuple).collect::<Vec<_>>().join(",")
-    }
-}

@@ -24,6 +24,30 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// Placeholders for parameters `first..first + n`. SQLite looks numbered
+    /// parameters up by name, one list walk per bind, which makes long
+    /// statements quadratic; its plain `?` binds in order at no cost. A
+    /// statement that uses these must use them for all its parameters.
+    pub fn params(self, first: usize, n: usize) -> String {
+        (first..first + n)
+            .map(|i| match self {
+                Dialect::Sqlite => "?".to_string(),
+                Dialect::Postgres => format!("${i}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// `(p, ..), (p, ..)`: `rows` tuples of `cols` parameters from `first`.
+    pub fn values(self, first: usize, rows: usize, cols: usize) -> String {
+        (0..rows)
+            .map(|r| format!("({})", self.params(first + r * cols, cols)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -159,14 +183,6 @@ pub fn now_ms() -> i64 {
 
 pub(crate) fn to_time(ms: i64) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default()
-}
-
-/// `$1, $2, ...` from `start`, for `IN (...)` lists built at run time.
-pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;

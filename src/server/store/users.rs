@@ -1,6 +1,6 @@
 //! Reading profiles: one user, a page of users, a user's attributes.
 
-use super::{placeholders, to_time, Dialect, Store, StoreError};
+use super::{to_time, Dialect, Store, StoreError};
 use crate::model::attribute::{AttrType, AttrValue};
 use crate::model::profile::{Attribute, User};
 use sqlx::any::AnyRow;
@@ -114,10 +114,7 @@ pub async fn find_user(
     workspace: i64,
     who: Who<'_>,
 ) -> Result<Option<UserRow>, StoreError> {
-    let (column, value) = match who {
-        Who::UserId(v) => ("user_id", v),
-        Who::JimerId(v) => ("jimer_id", v),
-    };
+    let (column, value) = who.column();
     let row = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND {column} = $2"
     ))
@@ -126,6 +123,68 @@ pub async fn find_user(
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(user_row).transpose()
+}
+
+impl Who<'_> {
+    fn column(self) -> (&'static str, String) {
+        match self {
+            Who::UserId(v) => ("user_id", v.to_string()),
+            Who::JimerId(v) => ("jimer_id", v.to_string()),
+        }
+    }
+}
+
+/// The users whose `user_id` (or `jimer_id`) is one of `keys`.
+pub async fn users_where(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    workspace: i64,
+    by_user_id: bool,
+    keys: &[String],
+) -> Result<Vec<UserRow>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let column = if by_user_id { "user_id" } else { "jimer_id" };
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = {} AND {column} IN ({})",
+        dialect.params(1, 1),
+        dialect.params(2, keys.len())
+    );
+    let mut q = sqlx::query(&sql).bind(workspace);
+    for k in keys {
+        q = q.bind(k);
+    }
+    let rows = q.fetch_all(conn).await?;
+    rows.iter().map(user_row).collect()
+}
+
+/// The attributes of each of `uids` (users without any are absent).
+pub async fn attributes_of_uids(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    workspace: i64,
+    uids: &[i64],
+) -> Result<HashMap<i64, Vec<AttrRow>>, StoreError> {
+    let mut out: HashMap<i64, Vec<AttrRow>> = HashMap::new();
+    if uids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT uid, name, type, value, source, updated_at FROM attributes WHERE workspace_id = {} AND uid IN ({})",
+        dialect.params(1, 1),
+        dialect.params(2, uids.len())
+    );
+    let mut q = sqlx::query(&sql).bind(workspace);
+    for uid in uids {
+        q = q.bind(*uid);
+    }
+    for r in q.fetch_all(conn).await? {
+        out.entry(r.try_get("uid")?)
+            .or_default()
+            .push(attr_row(&r)?);
+    }
+    Ok(out)
 }
 
 pub async fn attributes_of(
@@ -363,7 +422,9 @@ impl Store {
         } else {
             None
         };
-        let attrs = self.attributes_of_many(workspace, &users).await?;
+        let uids: Vec<i64> = users.iter().map(|u| u.uid).collect();
+        let mut conn = self.pool.acquire().await?;
+        let attrs = attributes_of_uids(&mut conn, self.dialect, workspace, &uids).await?;
         let users = users
             .iter()
             .map(|u| u.to_user(attrs.get(&u.uid).map(Vec::as_slice).unwrap_or(&[])))
@@ -373,31 +434,6 @@ impl Store {
             next_cursor,
             total,
         })
-    }
-
-    async fn attributes_of_many(
-        &self,
-        workspace: i64,
-        users: &[UserRow],
-    ) -> Result<HashMap<i64, Vec<AttrRow>>, StoreError> {
-        let mut out: HashMap<i64, Vec<AttrRow>> = HashMap::new();
-        if users.is_empty() {
-            return Ok(out);
-        }
-        let sql = format!(
-            "SELECT uid, name, type, value, source, updated_at FROM attributes WHERE workspace_id = $1 AND uid IN ({})",
-            placeholders(2, users.len())
-        );
-        let mut q = sqlx::query(&sql).bind(workspace);
-        for u in users {
-            q = q.bind(u.uid);
-        }
-        for r in q.fetch_all(&self.pool).await? {
-            out.entry(r.try_get("uid")?)
-                .or_default()
-                .push(attr_row(&r)?);
-        }
-        Ok(out)
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -1,0 +1,397 @@
+//! One group of changes inside one transaction: the profiles it touches,
+//! read once and kept in memory, and the writes it owes the database.
+
+use super::super::definitions::{add_source, add_users, fix_type, type_of};
+use super::super::users::{
+    attributes_of, attributes_of_uids, find_user, users_where, AttrRow, UserRow, Who,
+};
+use super::super::{bind_num, now_ms, Dialect, StoreError};
+use super::WriteOp;
+use crate::model::attribute::{AttrType, AttrValue};
+use crate::model::profile::search_text;
+use sqlx::AnyConnection;
+use std::collections::{BTreeMap, HashMap};
+
+/// Fixed attribute types seen by this writer. Types never change once fixed,
+/// so a cached type stays true (until a rollback forgets those it fixed).
+#[derive(Default)]
+pub(super) struct TypeCache(HashMap<(i64, String), AttrType>);
+
+impl TypeCache {
+    pub(super) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Changes to attribute definitions, summed over a group and written once.
+#[derive(Default)]
+struct DefChanges {
+    users: BTreeMap<(i64, String), (AttrType, i64, i64)>,
+    sources: BTreeMap<(i64, String, String), i64>,
+}
+
+/// Profiles read by this group: which user id / jimer id is which row (or
+/// none), the rows, and their attributes, all as the group has left them.
+#[derive(Default)]
+struct Seen {
+    keys: HashMap<(i64, bool, String), Option<i64>>,
+    rows: HashMap<i64, UserRow>,
+    attrs: HashMap<i64, Vec<AttrRow>>,
+}
+
+impl Seen {
+    fn key(ws: i64, who: Who<'_>) -> (i64, bool, String) {
+        match who {
+            Who::UserId(v) => (ws, true, v.to_string()),
+            Who::JimerId(v) => (ws, false, v.to_string()),
+        }
+    }
+
+    fn record(&mut self, ws: i64, row: &UserRow) {
+        self.keys
+            .insert((ws, false, row.jimer_id.clone()), Some(row.uid));
+        if let Some(u) = &row.user_id {
+            self.keys.insert((ws, true, u.clone()), Some(row.uid));
+        }
+        self.rows.insert(row.uid, row.clone());
+    }
+
+    fn forget(&mut self, ws: i64, row: &UserRow) {
+        self.keys.insert((ws, false, row.jimer_id.clone()), None);
+        if let Some(u) = &row.user_id {
+            self.keys.insert((ws, true, u.clone()), None);
+        }
+        self.rows.remove(&row.uid);
+        self.attrs.remove(&row.uid);
+    }
+}
+
+/// An attribute value to write at the end of the group (`None`: delete it).
+type PendingAttr = Option<(AttrValue, String, i64)>;
+
+pub(super) struct Group<'a> {
+    conn: &'a mut AnyConnection,
+    dialect: Dialect,
+    pub(super) now: i64,
+    types: &'a mut TypeCache,
+    defs: DefChanges,
+    seen: Seen,
+    pending: BTreeMap<(i64, i64, String), PendingAttr>,
+}
+
+/// Most keys in one `IN (...)` list.
+const IN_LIST: usize = 500;
+/// Most rows in one multi-row insert.
+const ROWS_PER_INSERT: usize = 400;
+
+impl<'a> Group<'a> {
+    pub(super) fn new(
+        conn: &'a mut AnyConnection,
+        dialect: Dialect,
+        types: &'a mut TypeCache,
+    ) -> Self {
+        Group {
+            conn,
+            dialect,
+            now: now_ms(),
+            types,
+            defs: DefChanges::default(),
+            seen: Seen::default(),
+            pending: BTreeMap::new(),
+        }
+    }
+
+    /// Reads every profile the ops name, and their attributes, in a few
+    /// statements.
+    pub(super) async fn load(&mut self, ops: &[&WriteOp]) -> Result<(), StoreError> {
+        let mut wanted: BTreeMap<(i64, bool), Vec<String>> = BTreeMap::new();
+        for op in ops {
+            let (ws, keys): (i64, Vec<(bool, &str)>) = match op {
+                WriteOp::Identify { workspace, input } => {
+                    (*workspace, vec![(true, &input.user_id)])
+                }
+                WriteOp::Visit {
+                    workspace,
+                    jimer_id,
+                } => (*workspace, vec![(false, jimer_id)]),
+                WriteOp::SdkUpdate {
+                    workspace,
+                    jimer_id,
+                    ..
+                } => (*workspace, vec![(false, jimer_id)]),
+                WriteOp::SdkIdentify {
+                    workspace,
+                    jimer_id,
+                    user_id,
+                } => (*workspace, vec![(false, jimer_id), (true, user_id)]),
+                WriteOp::DeleteUser { workspace, user_id } => (*workspace, vec![(true, user_id)]),
+            };
+            for (by_user_id, key) in keys {
+                if !self
+                    .seen
+                    .keys
+                    .contains_key(&(ws, by_user_id, key.to_string()))
+                {
+                    self.seen
+                        .keys
+                        .insert((ws, by_user_id, key.to_string()), None);
+                    wanted
+                        .entry((ws, by_user_id))
+                        .or_default()
+                        .push(key.to_string());
+                }
+            }
+        }
+        let mut found: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+        for ((ws, by_user_id), keys) in wanted {
+            for chunk in keys.chunks(IN_LIST) {
+                for row in users_where(self.conn, self.dialect, ws, by_user_id, chunk).await? {
+                    if !self.seen.rows.contains_key(&row.uid) {
+                        found.entry(ws).or_default().push(row.uid);
+                    }
+                    self.seen.record(ws, &row);
+                }
+            }
+        }
+        for (ws, uids) in found {
+            for chunk in uids.chunks(IN_LIST) {
+                let mut attrs = attributes_of_uids(self.conn, self.dialect, ws, chunk).await?;
+                for uid in chunk {
+                    self.seen
+                        .attrs
+                        .insert(*uid, attrs.remove(uid).unwrap_or_default());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn find(
+        &mut self,
+        ws: i64,
+        who: Who<'_>,
+    ) -> Result<Option<UserRow>, StoreError> {
+        let key = Seen::key(ws, who);
+        if let Some(uid) = self.seen.keys.get(&key) {
+            return Ok(uid.and_then(|uid| self.seen.rows.get(&uid).cloned()));
+        }
+        let row = find_user(self.conn, ws, who).await?;
+        match &row {
+            Some(row) => self.seen.record(ws, row),
+            None => {
+                self.seen.keys.insert(key, None);
+            }
+        }
+        Ok(row)
+    }
+
+    /// The attributes of a stored profile (none for one not inserted yet).
+    pub(super) async fn attributes(
+        &mut self,
+        ws: i64,
+        uid: i64,
+    ) -> Result<Vec<AttrRow>, StoreError> {
+        if uid == 0 {
+            return Ok(Vec::new());
+        }
+        if let Some(attrs) = self.seen.attrs.get(&uid) {
+            return Ok(attrs.clone());
+        }
+        let attrs = attributes_of(self.conn, ws, uid).await?;
+        self.seen.attrs.insert(uid, attrs.clone());
+        Ok(attrs)
+    }
+
+    pub(super) async fn fixed_type(
+        &mut self,
+        ws: i64,
+        name: &str,
+    ) -> Result<Option<AttrType>, StoreError> {
+        let key = (ws, name.to_string());
+        if let Some(t) = self.types.0.get(&key) {
+            return Ok(Some(*t));
+        }
+        let t = type_of(self.conn, ws, name).await?;
+        if let Some(t) = t {
+            self.types.0.insert(key, t);
+        }
+        Ok(t)
+    }
+
+    /// Gives a new key its type; fails (rolling the group back) if another
+    /// server fixed it differently a moment ago.
+    pub(super) async fn fix_type(
+        &mut self,
+        ws: i64,
+        name: &str,
+        t: AttrType,
+    ) -> Result<(), StoreError> {
+        let held = fix_type(self.conn, ws, name, t, self.now).await?;
+        if held != t {
+            return Err(StoreError::Raced(name.to_string()));
+        }
+        self.types.0.insert((ws, name.to_string()), t);
+        Ok(())
+    }
+
+    pub(super) fn count(&mut self, ws: i64, name: &str, t: AttrType, delta: i64, at: i64) {
+        let e = self
+            .defs
+            .users
+            .entry((ws, name.to_string()))
+            .or_insert((t, 0, i64::MIN));
+        e.1 += delta;
+        e.2 = e.2.max(at);
+    }
+
+    pub(super) fn source(&mut self, ws: i64, name: &str, source: &str, at: i64) {
+        self.defs
+            .sources
+            .insert((ws, name.to_string(), source.to_string()), at);
+    }
+
+    /// Sets an attribute value (written at the end of the group) and keeps
+    /// the in-memory profile in step.
+    pub(super) fn set_attr(&mut self, ws: i64, uid: i64, value: &AttrValue, row: AttrRow) {
+        let key = (ws, uid, row.name.clone());
+        self.pending.insert(
+            key,
+            Some((value.clone(), row.source.clone(), row.updated_at)),
+        );
+        let attrs = self.seen.attrs.entry(uid).or_default();
+        match attrs.iter().position(|a| a.name == row.name) {
+            Some(i) => attrs[i] = row,
+            None => attrs.push(row),
+        }
+    }
+
+    pub(super) fn remove_attr(&mut self, ws: i64, uid: i64, name: &str) {
+        self.pending.insert((ws, uid, name.to_string()), None);
+        if let Some(attrs) = self.seen.attrs.get_mut(&uid) {
+            attrs.retain(|a| a.name != name);
+        }
+    }
+
+    /// Inserts the row (uid 0) or writes its mutable columns back.
+    pub(super) async fn save(&mut self, ws: i64, row: &mut UserRow) -> Result<(), StoreError> {
+        let tags = serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into());
+        let search = search_text(row.name.as_deref(), row.email.as_deref());
+        if row.uid == 0 {
+            row.uid = sqlx::query_scalar(
+                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags, search)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+            )
+            .bind(ws)
+            .bind(&row.jimer_id)
+            .bind(&row.user_id)
+            .bind(&row.name)
+            .bind(&row.email)
+            .bind(&row.language)
+            .bind(row.first_seen)
+            .bind(row.last_activity)
+            .bind(row.sessions)
+            .bind(row.created)
+            .bind(tags)
+            .bind(search)
+            .fetch_one(&mut *self.conn)
+            .await?;
+            self.seen.attrs.insert(row.uid, Vec::new());
+        } else {
+            sqlx::query(
+                "UPDATE users SET user_id = $3, name = $4, email = $5, language = $6, first_seen = $7, last_activity = $8,
+                   sessions = $9, tags = $10, search = $11 WHERE workspace_id = $1 AND id = $2",
+            )
+            .bind(ws)
+            .bind(row.uid)
+            .bind(&row.user_id)
+            .bind(&row.name)
+            .bind(&row.email)
+            .bind(&row.language)
+            .bind(row.first_seen)
+            .bind(row.last_activity)
+            .bind(row.sessions)
+            .bind(tags)
+            .bind(search)
+            .execute(&mut *self.conn)
+            .await?;
+        }
+        self.seen.record(ws, row);
+        Ok(())
+    }
+
+    /// Deletes a profile and its attributes.
+    pub(super) async fn delete(&mut self, ws: i64, row: &UserRow) -> Result<(), StoreError> {
+        for a in self.attributes(ws, row.uid).await? {
+            self.count(ws, &a.name, a.attr_type, -1, i64::MIN);
+        }
+        let mine: Vec<_> = self
+            .pending
+            .range((ws, row.uid, String::new())..)
+            .take_while(|((w, u, _), _)| *w == ws && *u == row.uid)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in mine {
+            self.pending.remove(&k);
+        }
+        sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND uid = $2")
+            .bind(ws)
+            .bind(row.uid)
+            .execute(&mut *self.conn)
+            .await?;
+        sqlx::query("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
+            .bind(ws)
+            .bind(row.uid)
+            .execute(&mut *self.conn)
+            .await?;
+        self.seen.forget(ws, row);
+        Ok(())
+    }
+
+    /// Writes what the group owes: attribute values, then definitions.
+    pub(super) async fn flush(&mut self) -> Result<(), StoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        let (sets, removes): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, v)| v.is_some());
+        for chunk in sets.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO attributes (workspace_id, uid, name, type, value, num, source, updated_at) VALUES {}
+                 ON CONFLICT (workspace_id, uid, name) DO UPDATE SET type = excluded.type, value = excluded.value,
+                   num = excluded.num, source = excluded.source, updated_at = excluded.updated_at",
+                self.dialect.values(1, chunk.len(), 8)
+            );
+            let mut q = sqlx::query(&sql);
+            for ((ws, uid, name), v) in chunk {
+                let Some((value, source, at)) = v else {
+                    continue;
+                };
+                q = q
+                    .bind(*ws)
+                    .bind(*uid)
+                    .bind(name.clone())
+                    .bind(value.attr_type().as_str())
+                    .bind(value.to_text());
+                q = bind_num(q, value.to_num()).bind(source.clone()).bind(*at);
+            }
+            q.execute(&mut *self.conn).await?;
+        }
+        for ((ws, uid, name), _) in removes {
+            sqlx::query(
+                "DELETE FROM attributes WHERE workspace_id = $1 AND uid = $2 AND name = $3",
+            )
+            .bind(ws)
+            .bind(uid)
+            .bind(name)
+            .execute(&mut *self.conn)
+            .await?;
+        }
+        // Definitions in a fixed order, so concurrent writers (PostgreSQL) never deadlock.
+        for ((ws, name), (t, delta, last)) in std::mem::take(&mut self.defs.users) {
+            if delta != 0 || last != i64::MIN {
+                add_users(self.conn, ws, &name, t.as_str(), delta, i64::MAX, last).await?;
+            }
+        }
+        for ((ws, name, source), at) in std::mem::take(&mut self.defs.sources) {
+            add_source(self.conn, ws, &name, &source, at).await?;
+        }
+        Ok(())
+    }
+}
