@@ -35,6 +35,7 @@ struct Api {
     app: Router,
     ws: Workspace,
     store: Store,
+    keys: std::sync::Arc<userdeck::server::keycache::KeyCache>,
 }
 
 /// An answer, read whole.
@@ -61,13 +62,25 @@ impl Api {
             .default_workspace()
             .await
             .expect("default workspace");
-        let app = router(AppState::new(db.store.clone(), &settings));
+        let state = AppState::new(db.store.clone(), &settings);
+        let keys = state.keys.clone();
         Api {
             db: db.name,
-            app,
+            app: router(state),
             ws,
             store: db.store.clone(),
+            keys,
         }
+    }
+
+    /// Switches identify verification as an operator would, and makes the
+    /// server see it at once (it remembers keys for a few seconds).
+    async fn set_identify_verification(&self, on: bool) {
+        self.store
+            .set_identify_verification(self.ws.id, on)
+            .await
+            .expect("switch identify verification");
+        self.keys.clear();
     }
 
     async fn send(&self, req: Request<Body>) -> Resp {
@@ -2904,10 +2917,7 @@ async fn cors_is_open_on_the_sdk_only() {
 async fn identify_verification_requires_the_user_hash() {
     for db in common::databases().await {
         let api = Api::new(&db).await;
-        api.store
-            .set_identify_verification(api.ws.id, true)
-            .await
-            .expect("verification on");
+        api.set_identify_verification(true).await;
         api.visit("j_visitorHASH1").await;
         let before = api.snapshot().await;
         let good = user_hash(&api.ws.identify_secret, "secure-1");
@@ -2960,10 +2970,7 @@ async fn identify_verification_requires_the_user_hash() {
         api.user_ok("secure-1").await;
 
         // Off again: no hash needed.
-        api.store
-            .set_identify_verification(api.ws.id, false)
-            .await
-            .expect("verification off");
+        api.set_identify_verification(false).await;
         api.visit("j_visitorHASH2").await;
         api.sdk(
             "/sdk/v1/identify",

@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod demo;
 pub mod http;
+pub mod keycache;
 pub mod ratelimit;
 pub mod store;
 
@@ -19,6 +20,7 @@ pub struct AppState {
     pub writer: Writer,
     pub leptos: LeptosOptions,
     pub sdk_limiter: Arc<ratelimit::RateLimiter>,
+    pub keys: Arc<keycache::KeyCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -54,6 +56,7 @@ impl AppState {
             store,
             leptos,
             sdk_limiter: Arc::new(ratelimit::RateLimiter::new(settings.sdk_rate_limit)),
+            keys: Arc::default(),
         }
     }
 }

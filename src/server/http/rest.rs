@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, JsonBody};
 use crate::model::profile::Identify;
+use crate::server::keycache::KeyKind;
 use crate::server::store::users::{Cursor, ListQuery, Sort, Who, SORT_KEYS};
 use crate::server::store::workspace::Workspace;
 use crate::server::store::writer::{WriteOp, WriteOutcome};
@@ -52,8 +53,8 @@ impl FromRequestParts<AppState> for SecretKey {
             ));
         }
         let ws = state
-            .store
-            .workspace_by_secret_key(key)
+            .keys
+            .workspace(&state.store, KeyKind::Secret, key)
             .await?
             .ok_or_else(|| {
                 unauthorized("this secret key is not valid: check it with `userdeck keys`")

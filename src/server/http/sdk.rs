@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, JsonBody};
 use crate::model::profile::{parse_user_id, ProfileUpdate};
+use crate::server::keycache::KeyKind;
 use crate::server::store::users::Who;
 use crate::server::store::workspace::Workspace;
 use crate::server::store::writer::{WriteOp, WriteOutcome};
@@ -36,8 +37,8 @@ async fn visitor(
         )
     })?;
     let workspace = state
-        .store
-        .workspace_by_sdk_key(key)
+        .keys
+        .workspace(&state.store, KeyKind::Sdk, key)
         .await?
         .ok_or_else(|| {
             ApiError::new(
