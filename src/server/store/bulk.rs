@@ -1,6 +1,7 @@
 //! Bulk loading of whole profiles (demo data): many users per transaction,
 //! multi-row inserts, attribute definitions updated once per chunk.
 
+use super::definitions::{add_sources, add_users, UsersDelta};
 use super::{Store, StoreError};
 use crate::model::attribute::AttrValue;
 use crate::model::profile::search_text;
@@ -106,16 +107,27 @@ impl Store {
         }
         // Fold the per-(name, source) tallies into definitions and sources.
         let mut by_name: HashMap<&str, (AttrTypeName, i64, i64, i64)> = HashMap::new();
+        let mut sources = Vec::with_capacity(defs.len());
         for ((name, source), (t, count, first, last)) in &defs {
             let e = by_name.entry(name).or_insert((t, 0, i64::MAX, i64::MIN));
             e.1 += count;
             e.2 = e.2.min(*first);
             e.3 = e.3.max(*last);
-            super::definitions::add_source(&mut tx, workspace, name, source, *last).await?;
+            sources.push((workspace, *name, *source, *last));
         }
-        for (name, (t, count, first, last)) in by_name {
-            super::definitions::add_users(&mut tx, workspace, name, t, count, first, last).await?;
-        }
+        let mut users: Vec<UsersDelta> = by_name
+            .into_iter()
+            .map(|(name, (attr_type, delta, first, last))| UsersDelta {
+                workspace,
+                name,
+                attr_type,
+                delta,
+                first,
+                last,
+            })
+            .collect();
+        add_sources(&mut tx, self.dialect, &mut sources).await?;
+        add_users(&mut tx, self.dialect, &mut users).await?;
         tx.commit().await?;
         Ok(())
     }

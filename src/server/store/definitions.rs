@@ -1,7 +1,7 @@
 //! Attribute definitions: each key's fixed type, how many users have it,
 //! when it was first and last received, and its sources.
 
-use super::{Store, StoreError};
+use super::{Dialect, Store, StoreError};
 use crate::model::attribute::AttrType;
 use serde::Serialize;
 use sqlx::{AnyConnection, Row};
@@ -66,53 +66,71 @@ pub async fn fix_type(
     AttrType::parse(&held).ok_or_else(|| StoreError::Corrupt(format!("attribute type {held:?}")))
 }
 
-/// Adds `delta` users to `name` (creating the definition with type `t` if
-/// needed) and moves its first/last seen.
+/// A change to one definition: users gained (negative: lost), and the
+/// first and last time a value was received (`i64::MAX` / `i64::MIN`: none).
+#[derive(Clone, Debug)]
+pub struct UsersDelta<'a> {
+    pub workspace: i64,
+    pub name: &'a str,
+    pub attr_type: &'a str,
+    pub delta: i64,
+    pub first: i64,
+    pub last: i64,
+}
+
+/// Applies definition changes, creating definitions as needed, in a few
+/// multi-row statements. Rows go in key order, so concurrent writers
+/// (PostgreSQL) never deadlock.
 pub async fn add_users(
     conn: &mut AnyConnection,
-    workspace: i64,
-    name: &str,
-    t: &str,
-    delta: i64,
-    first: i64,
-    last: i64,
+    dialect: Dialect,
+    rows: &mut [UsersDelta<'_>],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO attribute_definitions (workspace_id, name, type, users, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (workspace_id, name) DO UPDATE SET users = attribute_definitions.users + excluded.users,
-           first_seen = CASE WHEN excluded.first_seen < attribute_definitions.first_seen THEN excluded.first_seen ELSE attribute_definitions.first_seen END,
-           last_seen = CASE WHEN excluded.last_seen > attribute_definitions.last_seen THEN excluded.last_seen ELSE attribute_definitions.last_seen END",
-    )
-    .bind(workspace)
-    .bind(name)
-    .bind(t)
-    .bind(delta)
-    .bind(first)
-    .bind(last)
-    .execute(conn)
-    .await?;
+    rows.sort_by(|a, b| (a.workspace, a.name).cmp(&(b.workspace, b.name)));
+    for chunk in rows.chunks(200) {
+        let sql = format!(
+            "INSERT INTO attribute_definitions (workspace_id, name, type, users, first_seen, last_seen) VALUES {}
+             ON CONFLICT (workspace_id, name) DO UPDATE SET users = attribute_definitions.users + excluded.users,
+               first_seen = CASE WHEN excluded.first_seen < attribute_definitions.first_seen THEN excluded.first_seen ELSE attribute_definitions.first_seen END,
+               last_seen = CASE WHEN excluded.last_seen > attribute_definitions.last_seen THEN excluded.last_seen ELSE attribute_definitions.last_seen END",
+            dialect.values(1, chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            q = q
+                .bind(r.workspace)
+                .bind(r.name)
+                .bind(r.attr_type)
+                .bind(r.delta)
+                .bind(r.first)
+                .bind(r.last);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
-/// Records that `source` wrote `name` at `at`.
-pub async fn add_source(
+/// Records that `source` wrote `name` at `at`, for each (workspace, name,
+/// source, at), in key order.
+pub async fn add_sources(
     conn: &mut AnyConnection,
-    workspace: i64,
-    name: &str,
-    source: &str,
-    at: i64,
+    dialect: Dialect,
+    rows: &mut [(i64, &str, &str, i64)],
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO attribute_sources (workspace_id, name, source, last_seen) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (workspace_id, name, source) DO UPDATE SET
-           last_seen = CASE WHEN excluded.last_seen > attribute_sources.last_seen THEN excluded.last_seen ELSE attribute_sources.last_seen END",
-    )
-    .bind(workspace)
-    .bind(name)
-    .bind(source)
-    .bind(at)
-    .execute(conn)
-    .await?;
+    rows.sort();
+    for chunk in rows.chunks(200) {
+        let sql = format!(
+            "INSERT INTO attribute_sources (workspace_id, name, source, last_seen) VALUES {}
+             ON CONFLICT (workspace_id, name, source) DO UPDATE SET
+               last_seen = CASE WHEN excluded.last_seen > attribute_sources.last_seen THEN excluded.last_seen ELSE attribute_sources.last_seen END",
+            dialect.values(1, chunk.len(), 4)
+        );
+        let mut q = sqlx::query(&sql);
+        for (ws, name, source, at) in chunk.iter() {
+            q = q.bind(*ws).bind(*name).bind(*source).bind(*at);
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

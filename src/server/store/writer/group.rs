@@ -1,7 +1,7 @@
 //! One group of changes inside one transaction: the profiles it touches,
 //! read once and kept in memory, and the writes it owes the database.
 
-use super::super::definitions::{add_source, add_users, fix_type, type_of};
+use super::super::definitions::{add_sources, add_users, fix_type, type_of, UsersDelta};
 use super::super::users::{
     attributes_of, attributes_of_uids, find_user, users_where, AttrRow, UserRow, Who,
 };
@@ -383,15 +383,27 @@ impl<'a> Group<'a> {
             .execute(&mut *self.conn)
             .await?;
         }
-        // Definitions in a fixed order, so concurrent writers (PostgreSQL) never deadlock.
-        for ((ws, name), (t, delta, last)) in std::mem::take(&mut self.defs.users) {
-            if delta != 0 || last != i64::MIN {
-                add_users(self.conn, ws, &name, t.as_str(), delta, i64::MAX, last).await?;
-            }
-        }
-        for ((ws, name, source), at) in std::mem::take(&mut self.defs.sources) {
-            add_source(self.conn, ws, &name, &source, at).await?;
-        }
+        let defs = std::mem::take(&mut self.defs);
+        let mut users: Vec<UsersDelta> = defs
+            .users
+            .iter()
+            .filter(|(_, (_, delta, last))| *delta != 0 || *last != i64::MIN)
+            .map(|((ws, name), (t, delta, last))| UsersDelta {
+                workspace: *ws,
+                name,
+                attr_type: t.as_str(),
+                delta: *delta,
+                first: i64::MAX,
+                last: *last,
+            })
+            .collect();
+        add_users(self.conn, self.dialect, &mut users).await?;
+        let mut sources: Vec<_> = defs
+            .sources
+            .iter()
+            .map(|((ws, name, source), at)| (*ws, name.as_str(), source.as_str(), *at))
+            .collect();
+        add_sources(self.conn, self.dialect, &mut sources).await?;
         Ok(())
     }
 }
