@@ -127,14 +127,11 @@ impl<'a> Group<'a> {
                 WriteOp::DeleteUser { workspace, user_id } => (*workspace, vec![(true, user_id)]),
             };
             for (by_user_id, key) in keys {
-                if !self
-                    .seen
-                    .keys
-                    .contains_key(&(ws, by_user_id, key.to_string()))
+                // Not found unless the read below finds it.
+                if let std::collections::hash_map::Entry::Vacant(e) =
+                    self.seen.keys.entry((ws, by_user_id, key.to_string()))
                 {
-                    self.seen
-                        .keys
-                        .insert((ws, by_user_id, key.to_string()), None);
+                    e.insert(None);
                     wanted
                         .entry((ws, by_user_id))
                         .or_default()
