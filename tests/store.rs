@@ -463,3 +463,73 @@ async fn remove_unspecified_keeps_synced_values() {
         );
     }
 }
+
+#[tokio::test]
+async fn changes_to_new_profiles_within_one_group() {
+    for db in common::databases().await {
+        let (s, n) = (&db.store, db.name);
+        let ws = s.default_workspace().await.unwrap().id;
+        let w = Writer::start(s.clone());
+        // Sent together: one group, where x and y are created, changed and
+        // deleted before anything of them reaches the database.
+        let results = w
+            .write_many(vec![
+                identify(ws, json!({"user_id": "x", "attributes": {"a": 1}})),
+                identify(
+                    ws,
+                    json!({"user_id": "x", "name": "Xavier", "attributes": {"b": "two"}}),
+                ),
+                identify(ws, json!({"user_id": "y", "attributes": {"c": true}})),
+                WriteOp::DeleteUser {
+                    workspace: ws,
+                    user_id: "y".into(),
+                },
+                WriteOp::Visit {
+                    workspace: ws,
+                    jimer_id: "j_groupvisit1".into(),
+                },
+                WriteOp::SdkUpdate {
+                    workspace: ws,
+                    jimer_id: "j_groupvisit1".into(),
+                    update: ProfileUpdate::from_object(
+                        json!({"attributes": {"d": "dee"}}).as_object().unwrap(),
+                        &[],
+                    )
+                    .unwrap(),
+                },
+                WriteOp::SdkIdentify {
+                    workspace: ws,
+                    jimer_id: "j_groupvisit1".into(),
+                    user_id: "x".into(),
+                },
+            ])
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{n}: {results:?}");
+        assert_eq!(
+            results[3].as_ref().unwrap(),
+            &WriteOutcome::Deleted(true),
+            "{n}"
+        );
+        let x = s.user(ws, Who::UserId("x")).await.unwrap().unwrap();
+        let names: Vec<_> = x.attributes.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, vec!["a", "b", "d"], "{n}");
+        assert_eq!(x.name.as_deref(), Some("Xavier"), "{n}");
+        assert_eq!(x.sessions, 1, "{n}: the folded visitor's session");
+        assert!(s.user(ws, Who::UserId("y")).await.unwrap().is_none(), "{n}");
+        assert!(
+            s.user(ws, Who::JimerId("j_groupvisit1"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{n}"
+        );
+        for (name, users) in [("a", 1), ("b", 1), ("c", 0), ("d", 1)] {
+            assert_eq!(users_of(s, ws, name).await, users, "{n}: users of {name}");
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 1, "{n}: only x is stored");
+    }
+}

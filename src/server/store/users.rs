@@ -1,6 +1,6 @@
 //! Reading profiles: one user, a page of users, a user's attributes.
 
-use super::{to_time, Dialect, Store, StoreError};
+use super::{to_time, AnyQuery, Dialect, Store, StoreError};
 use crate::model::attribute::{AttrType, AttrValue};
 use crate::model::profile::{Attribute, User};
 use sqlx::any::AnyRow;
@@ -435,10 +435,6 @@ impl Store {
             total,
         })
     }
-
-    pub fn dialect(&self) -> Dialect {
-        self.dialect
-    }
 }
 
 fn escape_like(s: &str) -> String {
@@ -458,7 +454,6 @@ enum Bind {
     Text(String),
 }
 
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 type AnyScalar<'q, T> = sqlx::query::QueryScalar<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>;
 
 impl Bind {

@@ -77,6 +77,9 @@ pub(super) struct Group<'a> {
     defs: DefChanges,
     seen: Seen,
     pending: BTreeMap<(i64, i64, String), PendingAttr>,
+    /// Profiles to insert at the end, by provisional (negative) uid.
+    new_users: BTreeMap<i64, (i64, UserRow)>,
+    next_uid: i64,
 }
 
 /// Most keys in one `IN (...)` list.
@@ -98,6 +101,8 @@ impl<'a> Group<'a> {
             defs: DefChanges::default(),
             seen: Seen::default(),
             pending: BTreeMap::new(),
+            new_users: BTreeMap::new(),
+            next_uid: 0,
         }
     }
 
@@ -269,31 +274,18 @@ impl<'a> Group<'a> {
         }
     }
 
-    /// Inserts the row (uid 0) or writes its mutable columns back.
+    /// Writes a profile back. A new one (uid 0) gets a provisional negative
+    /// uid and is inserted with the group's other new profiles in `flush`.
     pub(super) async fn save(&mut self, ws: i64, row: &mut UserRow) -> Result<(), StoreError> {
-        let tags = serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into());
-        let search = search_text(row.name.as_deref(), row.email.as_deref());
         if row.uid == 0 {
-            row.uid = sqlx::query_scalar(
-                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags, search)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-            )
-            .bind(ws)
-            .bind(&row.jimer_id)
-            .bind(&row.user_id)
-            .bind(&row.name)
-            .bind(&row.email)
-            .bind(&row.language)
-            .bind(row.first_seen)
-            .bind(row.last_activity)
-            .bind(row.sessions)
-            .bind(row.created)
-            .bind(tags)
-            .bind(search)
-            .fetch_one(&mut *self.conn)
-            .await?;
+            self.next_uid -= 1;
+            row.uid = self.next_uid;
             self.seen.attrs.insert(row.uid, Vec::new());
+        }
+        if row.uid < 0 {
+            self.new_users.insert(row.uid, (ws, row.clone()));
         } else {
+            let tags = serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into());
             sqlx::query(
                 "UPDATE users SET user_id = $3, name = $4, email = $5, language = $6, first_seen = $7, last_activity = $8,
                    sessions = $9, tags = $10, search = $11 WHERE workspace_id = $1 AND id = $2",
@@ -308,7 +300,7 @@ impl<'a> Group<'a> {
             .bind(row.last_activity)
             .bind(row.sessions)
             .bind(tags)
-            .bind(search)
+            .bind(search_text(row.name.as_deref(), row.email.as_deref()))
             .execute(&mut *self.conn)
             .await?;
         }
@@ -330,24 +322,78 @@ impl<'a> Group<'a> {
         for k in mine {
             self.pending.remove(&k);
         }
-        sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND uid = $2")
-            .bind(ws)
-            .bind(row.uid)
-            .execute(&mut *self.conn)
-            .await?;
-        sqlx::query("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
-            .bind(ws)
-            .bind(row.uid)
-            .execute(&mut *self.conn)
-            .await?;
+        if row.uid < 0 {
+            self.new_users.remove(&row.uid);
+        } else {
+            sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND uid = $2")
+                .bind(ws)
+                .bind(row.uid)
+                .execute(&mut *self.conn)
+                .await?;
+            sqlx::query("DELETE FROM users WHERE workspace_id = $1 AND id = $2")
+                .bind(ws)
+                .bind(row.uid)
+                .execute(&mut *self.conn)
+                .await?;
+        }
         self.seen.forget(ws, row);
         Ok(())
     }
 
-    /// Writes what the group owes: attribute values, then definitions.
+    /// Inserts the group's new profiles; answers their real uids.
+    async fn insert_new_users(&mut self) -> Result<HashMap<i64, i64>, StoreError> {
+        let new_users = std::mem::take(&mut self.new_users);
+        let rows: Vec<&(i64, UserRow)> = new_users.values().collect();
+        let mut uids = HashMap::with_capacity(rows.len());
+        for chunk in rows.chunks(ROWS_PER_INSERT / 2) {
+            let sql = format!(
+                "INSERT INTO users (workspace_id, jimer_id, user_id, name, email, language, first_seen, last_activity, sessions, created, tags, search)
+                 VALUES {} RETURNING id, workspace_id, jimer_id",
+                self.dialect.values(1, chunk.len(), 12)
+            );
+            let mut q = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+            for (ws, row) in chunk.iter() {
+                q = q
+                    .bind(*ws)
+                    .bind(&row.jimer_id)
+                    .bind(&row.user_id)
+                    .bind(&row.name)
+                    .bind(&row.email)
+                    .bind(&row.language)
+                    .bind(row.first_seen)
+                    .bind(row.last_activity)
+                    .bind(row.sessions)
+                    .bind(row.created)
+                    .bind(serde_json::to_string(&row.tags).unwrap_or_else(|_| "[]".into()))
+                    .bind(search_text(row.name.as_deref(), row.email.as_deref()));
+            }
+            // RETURNING promises no order: match rows by their jimer ids.
+            let by_jimer: HashMap<(i64, String), i64> = q
+                .fetch_all(&mut *self.conn)
+                .await?
+                .into_iter()
+                .map(|(id, ws, jimer)| ((ws, jimer), id))
+                .collect();
+            for (ws, row) in chunk.iter() {
+                let id = by_jimer
+                    .get(&(*ws, row.jimer_id.clone()))
+                    .ok_or_else(|| StoreError::Corrupt(format!("no id for {}", row.jimer_id)))?;
+                uids.insert(row.uid, *id);
+            }
+        }
+        Ok(uids)
+    }
+
+    /// Writes what the group owes: new profiles, attribute values, then
+    /// definitions.
     pub(super) async fn flush(&mut self) -> Result<(), StoreError> {
+        let uids = self.insert_new_users().await?;
+        let real = |uid: i64| uids.get(&uid).copied().unwrap_or(uid);
         let pending = std::mem::take(&mut self.pending);
-        let (sets, removes): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, v)| v.is_some());
+        let (sets, removes): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .map(|((ws, uid, name), v)| ((ws, real(uid), name), v))
+            .partition(|(_, v)| v.is_some());
         for chunk in sets.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO attributes (workspace_id, uid, name, type, value, num, source, updated_at) VALUES {}
