@@ -15,6 +15,9 @@ export const DATABASE_URL = `sqlite://${DB_FILE}`;
 
 export const BASE_URL = `http://127.0.0.1:${PORT}`;
 
+/** The dashboard account the server creates at start. */
+export const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
+
 export interface Keys {
   workspace: unknown;
   sdk_key: string;

@@ -1,5 +1,5 @@
 import { defineConfig } from "@playwright/test";
-import { BIN, PORT, DB_FILE, DATABASE_URL, BASE_URL, shellQuote } from "./e2e-env";
+import { ADMIN, BIN, PORT, DB_FILE, DATABASE_URL, BASE_URL, shellQuote } from "./e2e-env";
 
 // Never run `npx playwright install`: the browser is Debian's chromium
 // (apt-get install -y chromium), not a downloaded build.
@@ -34,7 +34,8 @@ export default defineConfig({
       `rm -f ${shellQuote(DB_FILE)} ${shellQuote(DB_FILE + "-wal")} ${shellQuote(DB_FILE + "-shm")} && ` +
       `exec ${shellQuote(BIN)} serve --addr 127.0.0.1:${PORT} --database-url ${shellQuote(DATABASE_URL)}`,
     url: `${BASE_URL}/healthz`,
-    env: { RUST_LOG: "info" },
+    // The first account, made at start (the setup page is tested over HTTP).
+    env: { RUST_LOG: "info", USERDECK_ADMIN_EMAIL: ADMIN.email, USERDECK_ADMIN_PASSWORD: ADMIN.password },
     // A server already on the port would have another database: fail instead.
     reuseExistingServer: false,
     timeout: 60_000,

@@ -99,15 +99,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     "this binary was built without the browser bundle; build it with scripts/build"
                 );
             }
-            let state = AppState::new(store, &Settings { sdk_rate_limit });
+            let state = AppState::new(store.clone(), &Settings { sdk_rate_limit });
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let url = format!("http://{}", listener.local_addr()?);
             tracing::info!(
                 "userdeck is serving {url} (database {})",
                 redact(&db.database_url)
             );
+            first_account(&store, &state, &url, ws.id).await?;
             println!("userdeck: open {url}");
-            axum::serve(listener, http::router(state))
+            let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
@@ -137,6 +139,38 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 "added {users} demo users in {secs:.1} s ({:.0} users/s)",
                 users as f64 / secs.max(1e-9)
             );
+        }
+    }
+    Ok(())
+}
+
+/// With no account yet: create it from USERDECK_ADMIN_EMAIL and
+/// USERDECK_ADMIN_PASSWORD, or print a one-time setup link.
+async fn first_account(
+    store: &Store,
+    state: &AppState,
+    url: &str,
+    workspace: i64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if store.account_count().await? > 0 {
+        return Ok(());
+    }
+    match (
+        std::env::var("USERDECK_ADMIN_EMAIL"),
+        std::env::var("USERDECK_ADMIN_PASSWORD"),
+    ) {
+        (Ok(email), Ok(password)) => {
+            let account = store.create_account(workspace, &email, &password).await?;
+            tracing::info!(
+                "created the account {} from USERDECK_ADMIN_EMAIL",
+                account.email
+            );
+        }
+        _ => {
+            let token = hex::encode(rand::random::<[u8; 24]>());
+            *state.setup_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(token.clone());
+            tracing::info!("no account yet: create the first one at {url}/setup?token={token}");
+            println!("userdeck: create the first account at {url}/setup?token={token}");
         }
     }
     Ok(())

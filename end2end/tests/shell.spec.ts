@@ -1,7 +1,7 @@
-// The dashboard shell: served by the binary, hydrated by the wasm bundle,
-// navigable, and free of console errors — with JavaScript on and off.
+// The dashboard shell: sign-in, served by the binary, hydrated by the wasm
+// bundle, navigable, and free of console errors — with JavaScript on and off.
 import { test, expect, type Page } from "@playwright/test";
-import { BASE_URL } from "../e2e-env";
+import { ADMIN, BASE_URL } from "../e2e-env";
 
 const PAGES = ["Users", "Segments", "Attributes", "Personalization", "Settings"];
 
@@ -14,16 +14,29 @@ function collectErrors(page: Page): string[] {
   return errors;
 }
 
-test("the shell hydrates and navigates without console errors", async ({ page }) => {
+async function signIn(page: Page, password = ADMIN.password) {
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+test("sign in, hydrate, navigate and sign out without console errors", async ({ page }) => {
   const errors = collectErrors(page);
   const failed: string[] = [];
   page.on("response", (r) => {
     if (r.status() >= 400) failed.push(`${r.status()} ${r.url()}`);
   });
-  await page.goto(`${BASE_URL}/`);
-  await expect(page).toHaveURL(/\/users$/);
+  await page.goto(`${BASE_URL}/segments`);
+  await expect(page).toHaveURL(/\/sign-in\?next=\/segments$/);
+  await expect(page).toHaveTitle("Sign in · userdeck");
+  await page.screenshot({ path: test.info().outputPath("sign-in.png") });
+
+  await signIn(page, "not the password");
+  await expect(page.getByRole("alert")).toHaveText("That email and password do not match an account.");
+  await signIn(page);
+  await expect(page).toHaveURL(/\/segments$/);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-  await expect(page.getByRole("heading", { level: 1 })).toHaveText("Users");
+
   const nav = page.getByRole("navigation", { name: "Main" });
   for (const name of PAGES) {
     await nav.getByRole("link", { name }).click();
@@ -34,6 +47,11 @@ test("the shell hydrates and navigates without console errors", async ({ page })
   // Pages not built yet say so honestly.
   await expect(page.getByRole("status")).toContainText("Coming soon");
   await page.screenshot({ path: test.info().outputPath("settings.png"), fullPage: true });
+
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page.getByRole("alert")).toHaveText("You are signed out.");
+  await page.goto(`${BASE_URL}/users`);
+  await expect(page).toHaveURL(/\/sign-in/);
   expect(failed).toEqual([]);
   expect(errors).toEqual([]);
 });
@@ -41,7 +59,10 @@ test("the shell hydrates and navigates without console errors", async ({ page })
 test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
-  test("every page is rendered by the server", async ({ page }) => {
+  test("sign-in and every page work server-rendered", async ({ page }) => {
+    await page.goto(`${BASE_URL}/users`);
+    await signIn(page);
+    await expect(page).toHaveURL(/\/users$/);
     for (const name of PAGES) {
       const res = await page.goto(`${BASE_URL}/${name.toLowerCase()}`);
       expect(res?.status()).toBe(200);

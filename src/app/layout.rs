@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use leptos_router::components::A;
+use leptos_router::components::{Outlet, A};
 
 /// The navigation every page shares.
 pub const NAV: &[(&str, &str)] = &[
@@ -11,7 +11,7 @@ pub const NAV: &[(&str, &str)] = &[
 ];
 
 #[component]
-pub fn Layout(children: Children) -> impl IntoView {
+pub fn Layout() -> impl IntoView {
     view! {
         <div class="frame">
             <nav class="sidebar" aria-label="Main">
@@ -31,8 +31,13 @@ pub fn Layout(children: Children) -> impl IntoView {
                         })
                         .collect_view()}
                 </ul>
+                <form class="sign-out" method="post" action="/sign-out">
+                    <button type="submit">"Sign out"</button>
+                </form>
             </nav>
-            <main class="content">{children()}</main>
+            <main class="content">
+                <Outlet />
+            </main>
         </div>
     }
 }

@@ -2,11 +2,12 @@
 
 mod layout;
 mod pages;
+mod sign_in;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Redirect, Route, Router, Routes},
+    components::{ParentRoute, Redirect, Route, Router, Routes},
     path,
 };
 
@@ -44,16 +45,18 @@ pub fn App() -> impl IntoView {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Title formatter=|page: String| format!("{page} · userdeck") />
         <Router>
-            <layout::Layout>
-                <Routes fallback=pages::NotFound>
-                    <Route path=path!("/") view=|| view! { <Redirect path="/users" /> } />
-                    <Route path=path!("/users") view=pages::Users />
-                    <Route path=path!("/segments") view=pages::Segments />
-                    <Route path=path!("/attributes") view=pages::Attributes />
-                    <Route path=path!("/personalization") view=pages::Personalization />
-                    <Route path=path!("/settings") view=pages::Settings />
-                </Routes>
-            </layout::Layout>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/sign-in") view=sign_in::SignIn />
+                <Route path=path!("/setup") view=sign_in::Setup />
+                <ParentRoute path=path!("") view=layout::Layout>
+                    <Route path=path!("") view=|| view! { <Redirect path="/users" /> } />
+                    <Route path=path!("users") view=pages::Users />
+                    <Route path=path!("segments") view=pages::Segments />
+                    <Route path=path!("attributes") view=pages::Attributes />
+                    <Route path=path!("personalization") view=pages::Personalization />
+                    <Route path=path!("settings") view=pages::Settings />
+                </ParentRoute>
+            </Routes>
         </Router>
     }
 }

@@ -217,20 +217,7 @@ impl ProfileUpdate {
             }
         }
         let name = text_field(obj, "name", MAX_NAME_CHARS, |s| Ok(s.trim().to_string()))?;
-        let email = text_field(obj, "email", MAX_EMAIL_CHARS, |s| {
-            let s = s.trim();
-            let ok = s
-                .split_once('@')
-                .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-                && !s.chars().any(|c| c.is_whitespace() || c.is_control());
-            if ok {
-                Ok(s.to_string())
-            } else {
-                Err(format!(
-                    "`email` {s:?} is not an email address such as \"sam@example.com\""
-                ))
-            }
-        })?;
+        let email = text_field(obj, "email", MAX_EMAIL_CHARS, check_email)?;
         let language = text_field(obj, "language", 35, normalize_language)?;
         let remove_unspecified = match obj.get("remove_unspecified") {
             None | Some(Json::Null) => false,
@@ -307,6 +294,22 @@ fn text_field(
         Some(_) => Err(invalid(format!(
             "`{key}` must be a string, or null to clear it"
         ))),
+    }
+}
+
+/// An email address: something, `@`, something, no spaces; trimmed.
+pub fn check_email(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    let ok = s.chars().count() <= MAX_EMAIL_CHARS
+        && s.split_once('@')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "`email` {s:?} is not an email address such as \"sam@example.com\""
+        ))
     }
 }
 

@@ -21,6 +21,10 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub sdk_limiter: Arc<ratelimit::RateLimiter>,
     pub keys: Arc<keycache::KeyCache>,
+    /// The one-time first-run link's token, while no account exists.
+    pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
+    pub sign_in_by_ip: Arc<ratelimit::RateLimiter>,
+    pub sign_in_by_email: Arc<ratelimit::RateLimiter>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -57,6 +61,9 @@ impl AppState {
             leptos,
             sdk_limiter: Arc::new(ratelimit::RateLimiter::new(settings.sdk_rate_limit)),
             keys: Arc::default(),
+            setup_token: Arc::default(),
+            sign_in_by_ip: Arc::new(ratelimit::RateLimiter::per_minute(30)),
+            sign_in_by_email: Arc::new(ratelimit::RateLimiter::per_minute(10)),
         }
     }
 }

@@ -22,6 +22,16 @@ impl RateLimiter {
         }
     }
 
+    /// `n` requests a minute, all of them at once if need be.
+    pub fn per_minute(n: u32) -> RateLimiter {
+        let n = f64::from(n.max(1));
+        RateLimiter {
+            per_second: n / 60.0,
+            burst: n,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Takes one token for `key`; when none is left, says how long to wait.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         let now = Instant::now();

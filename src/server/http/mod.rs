@@ -1,6 +1,7 @@
 //! The HTTP surface, assembled in one place: health, REST API, SDK
 //! endpoints, embedded files and the dashboard.
 
+pub mod auth;
 pub mod error;
 pub mod rest;
 pub mod sdk;
@@ -10,6 +11,7 @@ use crate::server::{assets, AppState};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -54,16 +56,25 @@ pub fn router(state: AppState) -> Router {
                 .max_age(std::time::Duration::from_secs(86400)),
         );
 
+    // Every dashboard page needs a signed-in account (but the sign-in ones).
     let options = state.leptos.clone();
-    let routes = generate_route_list(App);
+    let pages = Router::new()
+        .leptos_routes(&state, generate_route_list(App), move || {
+            shell(options.clone())
+        })
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_session,
+        ));
+
     Router::new()
         .route("/healthz", get(healthz))
         .nest("/api/v1", rest)
         .nest("/sdk/v1", sdk)
-        .leptos_routes(&state, routes, {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
+        .route("/sign-in", post(auth::sign_in))
+        .route("/setup", post(auth::setup))
+        .route("/sign-out", post(auth::sign_out))
+        .merge(pages)
         .fallback(files_or_not_found)
         .with_state(state)
 }

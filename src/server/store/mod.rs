@@ -5,6 +5,7 @@
 //! places where they differ ask `Dialect`. Times are stored as milliseconds
 //! since the epoch, which both engines and the `Any` driver handle alike.
 
+pub mod accounts;
 pub mod bulk;
 pub mod definitions;
 pub mod users;
@@ -72,16 +73,30 @@ pub struct Store {
     pub dialect: Dialect,
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/sqlite/0001_init.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "accounts",
+        include_str!("../../../migrations/sqlite/0002_accounts.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "accounts",
+        include_str!("../../../migrations/postgres/0002_accounts.sql"),
+    ),
+];
 
 /// The migrations embedded in the binary, in the form `sqlx migrate` uses,
 /// so the `_sqlx_migrations` table is the usual one.

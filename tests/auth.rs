@@ -1,0 +1,350 @@
+//! Dashboard sign-in: first-run setup, sign-in, throttling, sessions,
+//! sign-out, and pages refused without a session.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use tower::ServiceExt;
+use userdeck::server::http::router;
+use userdeck::server::{AppState, Settings};
+
+struct Site {
+    state: AppState,
+}
+
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    cookie: Option<String>,
+    body: String,
+}
+
+impl Site {
+    async fn new(db: &common::TestDb) -> Site {
+        Site {
+            state: AppState::new(db.store.clone(), &Settings::default()),
+        }
+    }
+
+    async fn send(&self, req: Request<Body>) -> Answer {
+        let res = router(self.state.clone())
+            .oneshot(req)
+            .await
+            .expect("answer");
+        let header = |h| {
+            res.headers()
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (status, location, cookie) = (
+            res.status(),
+            header(header::LOCATION),
+            header(header::SET_COOKIE),
+        );
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Answer {
+            status,
+            location,
+            cookie,
+            body: String::from_utf8_lossy(&body).into(),
+        }
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Answer {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        form: &str,
+        origin: Option<&str>,
+        cookie: Option<&str>,
+    ) -> Answer {
+        let mut req = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::HOST, "userdeck.test");
+        if let Some(o) = origin {
+            req = req.header(header::ORIGIN, o);
+        }
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        self.send(req.body(Body::from(form.to_string())).unwrap())
+            .await
+    }
+}
+
+const SAME: Option<&str> = Some("http://userdeck.test");
+
+/// `userdeck_session=...` from a Set-Cookie header.
+fn session_of(a: &Answer) -> String {
+    let c = a.cookie.as_deref().expect("a session cookie");
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax"), "{c}");
+    c.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_sign_in_brings_you_back() {
+    for db in common::databases().await {
+        let n = db.name;
+        let ws = db.store.default_workspace().await.unwrap();
+        db.store
+            .create_account(ws.id, "Admin@Example.com", "correct horse battery")
+            .await
+            .unwrap();
+        let site = Site::new(&db).await;
+
+        let a = site.get("/settings?tab=keys", None).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{n}");
+        assert_eq!(
+            a.location.as_deref(),
+            Some("/sign-in?next=/settings%3Ftab%3Dkeys"),
+            "{n}"
+        );
+        let page = site.get("/sign-in?next=/settings", None).await;
+        assert_eq!(page.status, StatusCode::OK, "{n}");
+        assert!(
+            page.body.contains(r#"action="/sign-in""#)
+                && page.body.contains(r#"value="/settings""#),
+            "{n}"
+        );
+
+        // Wrong password, unknown account: the same answer.
+        for form in [
+            "email=admin%40example.com&password=wrong+password",
+            "email=nobody%40example.com&password=whatever+it+is",
+        ] {
+            let a = site.post("/sign-in", form, SAME, None).await;
+            assert_eq!(a.status, StatusCode::SEE_OTHER, "{n}");
+            assert!(
+                a.location
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("/sign-in?error=invalid"),
+                "{n}: {:?}",
+                a.location
+            );
+            assert!(a.cookie.is_none(), "{n}");
+        }
+
+        // Emails compare without case; `next` brings you back, but only on this site.
+        let a = site
+            .post(
+                "/sign-in",
+                "email=ADMIN%40example.com&password=correct+horse+battery&next=/settings",
+                SAME,
+                None,
+            )
+            .await;
+        assert_eq!(a.location.as_deref(), Some("/settings"), "{n}");
+        let session = session_of(&a);
+        let page = site.get("/settings", Some(&session)).await;
+        assert_eq!(page.status, StatusCode::OK, "{n}");
+        assert!(page.body.contains("Sign out"), "{n}");
+        let a = site
+            .post(
+                "/sign-in",
+                "email=admin%40example.com&password=correct+horse+battery&next=//evil.example",
+                SAME,
+                None,
+            )
+            .await;
+        assert_eq!(
+            a.location.as_deref(),
+            Some("/users"),
+            "{n}: never another host"
+        );
+
+        // Sign-out ends the session on the server, not only in the browser.
+        let a = site.post("/sign-out", "", SAME, Some(&session)).await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{n}");
+        assert!(a.cookie.as_deref().unwrap().contains("Max-Age=0"), "{n}");
+        assert_eq!(
+            site.get("/settings", Some(&session)).await.status,
+            StatusCode::SEE_OTHER,
+            "{n}"
+        );
+        assert_eq!(
+            site.get("/users", Some("userdeck_session=forged"))
+                .await
+                .status,
+            StatusCode::SEE_OTHER,
+            "{n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn forms_from_other_sites_are_refused() {
+    for db in common::databases().await {
+        let n = db.name;
+        let ws = db.store.default_workspace().await.unwrap();
+        db.store
+            .create_account(ws.id, "a@example.com", "correct horse battery")
+            .await
+            .unwrap();
+        let site = Site::new(&db).await;
+        let form = "email=a%40example.com&password=correct+horse+battery";
+        let a = site
+            .post("/sign-in", form, Some("https://evil.example"), None)
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{n}");
+        assert!(a.cookie.is_none(), "{n}");
+        let a = site
+            .post("/sign-out", "", Some("https://evil.example"), None)
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{n}");
+    }
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_throttled_per_account() {
+    for db in common::databases().await {
+        let n = db.name;
+        let ws = db.store.default_workspace().await.unwrap();
+        db.store
+            .create_account(ws.id, "t@example.com", "correct horse battery")
+            .await
+            .unwrap();
+        let site = Site::new(&db).await;
+        for _ in 0..10 {
+            let a = site
+                .post(
+                    "/sign-in",
+                    "email=t%40example.com&password=bad+guess+here",
+                    SAME,
+                    None,
+                )
+                .await;
+            assert!(a.location.unwrap().contains("error=invalid"), "{n}");
+        }
+        // The right password is refused too, until the throttle lets go.
+        let a = site
+            .post(
+                "/sign-in",
+                "email=t%40example.com&password=correct+horse+battery",
+                SAME,
+                None,
+            )
+            .await;
+        assert!(a.location.unwrap().contains("error=throttled"), "{n}");
+        assert!(a.cookie.is_none(), "{n}");
+    }
+}
+
+#[tokio::test]
+async fn first_run_setup_creates_the_first_account_once() {
+    for db in common::databases().await {
+        let n = db.name;
+        let site = Site::new(&db).await;
+        *site.state.setup_token.lock().unwrap() = Some("one-time-token".into());
+
+        let page = site.get("/setup?token=one-time-token", None).await;
+        assert_eq!(
+            page.status,
+            StatusCode::OK,
+            "{n}: the setup page needs no session"
+        );
+        assert!(page.body.contains(r#"value="one-time-token""#), "{n}");
+
+        let a = site
+            .post(
+                "/setup",
+                "token=wrong&email=x%40example.com&password=long+enough+pw",
+                SAME,
+                None,
+            )
+            .await;
+        assert_eq!(
+            a.location.as_deref(),
+            Some("/sign-in?error=setup_done"),
+            "{n}"
+        );
+        assert_eq!(
+            db.store.account_count().await.unwrap(),
+            0,
+            "{n}: a wrong token creates nothing"
+        );
+
+        let a = site
+            .post(
+                "/setup",
+                "token=one-time-token&email=x%40example.com&password=short",
+                SAME,
+                None,
+            )
+            .await;
+        assert!(
+            a.location.unwrap().contains("10%20characters"),
+            "{n}: the password rule is explained"
+        );
+        assert_eq!(db.store.account_count().await.unwrap(), 0, "{n}");
+
+        let a = site
+            .post(
+                "/setup",
+                "token=one-time-token&email=x%40example.com&password=long+enough+pw",
+                SAME,
+                None,
+            )
+            .await;
+        assert_eq!(a.location.as_deref(), Some("/users"), "{n}");
+        let session = session_of(&a);
+        assert_eq!(
+            site.get("/users", Some(&session)).await.status,
+            StatusCode::OK,
+            "{n}"
+        );
+
+        // The link works once.
+        let a = site
+            .post(
+                "/setup",
+                "token=one-time-token&email=y%40example.com&password=long+enough+pw",
+                SAME,
+                None,
+            )
+            .await;
+        assert_eq!(
+            a.location.as_deref(),
+            Some("/sign-in?error=setup_done"),
+            "{n}"
+        );
+        assert_eq!(db.store.account_count().await.unwrap(), 1, "{n}");
+    }
+}
+
+#[tokio::test]
+async fn passwords_are_stored_as_argon2id_hashes() {
+    for db in common::databases().await {
+        let ws = db.store.default_workspace().await.unwrap();
+        db.store
+            .create_account(ws.id, "h@example.com", "correct horse battery")
+            .await
+            .unwrap();
+        let hash: String = sqlx::query_scalar("SELECT password_hash FROM accounts")
+            .fetch_one(&db.store.pool)
+            .await
+            .unwrap();
+        assert!(hash.starts_with("$argon2id$"), "{}: {hash}", db.name);
+        assert!(!hash.contains("correct horse"), "{}", db.name);
+        let again = db
+            .store
+            .create_account(ws.id, "H@example.com", "another password")
+            .await;
+        assert!(
+            again.is_err(),
+            "{}: one account per email, whatever its case",
+            db.name
+        );
+    }
+}
