@@ -348,3 +348,75 @@ async fn passwords_are_stored_as_argon2id_hashes() {
         );
     }
 }
+
+#[tokio::test]
+async fn server_functions_need_a_session_and_the_same_origin() {
+    for db in common::databases().await {
+        let n = db.name;
+        let ws = db.store.default_workspace().await.unwrap();
+        db.store
+            .create_account(ws.id, "s@example.com", "correct horse battery")
+            .await
+            .unwrap();
+        let site = Site::new(&db).await;
+        let a = site
+            .post(
+                "/sign-in",
+                "email=s%40example.com&password=correct+horse+battery",
+                SAME,
+                None,
+            )
+            .await;
+        let session = session_of(&a);
+
+        // Without a session: nothing changes.
+        let a = site
+            .post("/_fn/set_verification", "on=true", SAME, None)
+            .await;
+        assert_ne!(a.status, StatusCode::OK, "{n}");
+        assert!(
+            !db.store
+                .default_workspace()
+                .await
+                .unwrap()
+                .identify_verification,
+            "{n}"
+        );
+        // From another site, even with the session cookie: refused.
+        let a = site
+            .post(
+                "/_fn/set_verification",
+                "on=true",
+                Some("https://evil.example"),
+                Some(&session),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{n}");
+        assert!(
+            !db.store
+                .default_workspace()
+                .await
+                .unwrap()
+                .identify_verification,
+            "{n}"
+        );
+        // Signed in, from the dashboard: done.
+        let a = site
+            .post("/_fn/set_verification", "on=true", SAME, Some(&session))
+            .await;
+        assert!(
+            a.status.is_success() || a.status.is_redirection(),
+            "{n}: {} {}",
+            a.status,
+            a.body
+        );
+        assert!(
+            db.store
+                .default_workspace()
+                .await
+                .unwrap()
+                .identify_verification,
+            "{n}"
+        );
+    }
+}

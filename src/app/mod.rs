@@ -2,13 +2,14 @@
 
 mod layout;
 mod pages;
+mod settings;
 mod sign_in;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{ParentRoute, Redirect, Route, Router, Routes},
-    path,
+    path, SsrMode,
 };
 
 /// The whole HTML document the server sends.
@@ -54,7 +55,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("segments") view=pages::Segments />
                     <Route path=path!("attributes") view=pages::Attributes />
                     <Route path=path!("personalization") view=pages::Personalization />
-                    <Route path=path!("settings") view=pages::Settings />
+                    // Data pages render whole on the server, so they work without the wasm.
+                    <Route path=path!("settings") view=settings::Settings ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -45,11 +45,6 @@ pub fn Personalization() -> impl IntoView {
 }
 
 #[component]
-pub fn Settings() -> impl IntoView {
-    view! { <Coming title="Settings" what="Keys, the install snippet, identify verification and accounts." /> }
-}
-
-#[component]
 pub fn NotFound() -> impl IntoView {
     #[cfg(feature = "ssr")]
     {

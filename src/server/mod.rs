@@ -1,6 +1,7 @@
 //! The server side: storage, HTTP routes, embedded assets, demo data.
 
 pub mod assets;
+pub mod dashboard;
 pub mod demo;
 pub mod http;
 pub mod keycache;

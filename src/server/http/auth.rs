@@ -33,13 +33,17 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<Account> {
     state.store.session_account(&token).await.ok().flatten()
 }
 
-/// Dashboard pages need a session; without one, the sign-in page (which
-/// brings the visitor back afterwards).
+/// Dashboard pages and server functions need a session; without one, the
+/// sign-in page (which brings the visitor back afterwards). Server function
+/// posts must come from the dashboard's own pages.
 pub async fn require_session(
     State(state): State<AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
+    if req.method() != axum::http::Method::GET && !same_origin(req.headers()) {
+        return forbidden();
+    }
     let path = req.uri().path().to_string();
     if PUBLIC_PAGES.contains(&path.as_str()) {
         return next.run(req).await;

@@ -105,3 +105,48 @@ impl Store {
         Ok(())
     }
 }
+
+/// Which key to replace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyName {
+    Sdk,
+    Secret,
+    IdentifySecret,
+}
+
+impl Store {
+    /// Replaces one key with a fresh random one; the old one stops working.
+    pub async fn rotate_key(&self, workspace: i64, key: KeyName) -> Result<(), StoreError> {
+        let (column, value) = match key {
+            KeyName::Sdk => ("sdk_key", random_key("pk_", 24)),
+            KeyName::Secret => ("secret_key", random_key("sk_", 40)),
+            KeyName::IdentifySecret => ("identify_secret", random_key("is_", 40)),
+        };
+        sqlx::query(&format!(
+            "UPDATE workspaces SET {column} = $1 WHERE id = $2"
+        ))
+        .bind(value)
+        .bind(workspace)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn workspace(&self, id: i64) -> Result<Option<Workspace>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM workspaces WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The emails of the workspace's dashboard accounts.
+    pub async fn account_emails(&self, workspace: i64) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT email FROM accounts WHERE workspace_id = $1 ORDER BY email")
+                .bind(workspace)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
