@@ -4,6 +4,7 @@ mod layout;
 mod pages;
 mod settings;
 mod sign_in;
+mod users;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
@@ -51,7 +52,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=sign_in::Setup />
                 <ParentRoute path=path!("") view=layout::Layout>
                     <Route path=path!("") view=|| view! { <Redirect path="/users" /> } />
-                    <Route path=path!("users") view=pages::Users />
+                    <Route path=path!("users") view=users::Users ssr=SsrMode::Async />
                     <Route path=path!("segments") view=pages::Segments />
                     <Route path=path!("attributes") view=pages::Attributes />
                     <Route path=path!("personalization") view=pages::Personalization />

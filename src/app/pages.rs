@@ -25,11 +25,6 @@ fn Coming(title: &'static str, what: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn Users() -> impl IntoView {
-    view! { <Coming title="Users" what="The list of every user, with search, sorting and export." /> }
-}
-
-#[component]
 pub fn Segments() -> impl IntoView {
     view! { <Coming title="Segments" what="The segment builder, with a live count." /> }
 }
