@@ -2,6 +2,7 @@
 
 mod layout;
 mod pages;
+mod profile;
 mod settings;
 mod sign_in;
 mod users;
@@ -53,6 +54,7 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=layout::Layout>
                     <Route path=path!("") view=|| view! { <Redirect path="/users" /> } />
                     <Route path=path!("users") view=users::Users ssr=SsrMode::Async />
+                    <Route path=path!("users/:jimer") view=profile::Profile ssr=SsrMode::Async />
                     <Route path=path!("segments") view=pages::Segments />
                     <Route path=path!("attributes") view=pages::Attributes />
                     <Route path=path!("personalization") view=pages::Personalization />

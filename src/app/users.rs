@@ -147,7 +147,7 @@ fn Row(row: UserListRow) -> impl IntoView {
     view! {
         <tr>
             <td>
-                <span class="who">{who}</span>
+                <a class="who" href=format!("/users/{}", row.jimer_id)>{who}</a>
                 <span class="sub">{sub}</span>
             </td>
             <td>{row.email.clone().unwrap_or_default()}</td>

@@ -43,3 +43,31 @@ mod tests {
         assert_eq!(before(-3600), "in the future");
     }
 }
+
+/// `15 Jun 2026, 10:00 UTC` (the date alone at midnight UTC).
+pub fn display_date(d: &chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Timelike;
+    if d.hour() == 0 && d.minute() == 0 && d.second() == 0 {
+        d.format("%-d %b %Y").to_string()
+    } else {
+        d.format("%-d %b %Y, %H:%M UTC").to_string()
+    }
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::display_date;
+    use crate::model::attribute::parse_date;
+
+    #[test]
+    fn dates_read_day_month_year() {
+        assert_eq!(
+            display_date(&parse_date("2026-06-15").unwrap()),
+            "15 Jun 2026"
+        );
+        assert_eq!(
+            display_date(&parse_date("2026-06-05T10:07:00Z").unwrap()),
+            "5 Jun 2026, 10:07 UTC"
+        );
+    }
+}
