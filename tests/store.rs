@@ -343,10 +343,10 @@ async fn bulk_insert_list_pages_search_and_delete() {
                     .list_users(
                         ws,
                         &ListQuery {
-                            search: None,
                             sort,
                             limit: 25,
                             cursor: cursor.take(),
+                            ..Default::default()
                         },
                     )
                     .await
@@ -409,6 +409,18 @@ async fn bulk_insert_list_pages_search_and_delete() {
             .await
             .unwrap();
         assert_eq!(out, WriteOutcome::Deleted(false), "{n}");
+        for (has, total) in [("plan", 119), ("no_such_attribute", 0)] {
+            let q = ListQuery {
+                has: Some(has.into()),
+                limit: 10,
+                ..Default::default()
+            };
+            assert_eq!(
+                s.list_users(ws, &q).await.unwrap().total,
+                total,
+                "{n}: users with {has}"
+            );
+        }
         assert_eq!(users_of(s, ws, "plan").await, 119, "{n}");
         let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attributes")
             .fetch_one(&s.pool)

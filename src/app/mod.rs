@@ -1,5 +1,6 @@
 //! The dashboard: the HTML shell, the layout and its pages.
 
+mod attributes;
 mod layout;
 mod pages;
 mod profile;
@@ -56,7 +57,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users") view=users::Users ssr=SsrMode::Async />
                     <Route path=path!("users/:jimer") view=profile::Profile ssr=SsrMode::Async />
                     <Route path=path!("segments") view=pages::Segments />
-                    <Route path=path!("attributes") view=pages::Attributes />
+                    <Route path=path!("attributes") view=attributes::Attributes ssr=SsrMode::Async />
                     <Route path=path!("personalization") view=pages::Personalization />
                     // Data pages render whole on the server, so they work without the wasm.
                     <Route path=path!("settings") view=settings::Settings ssr=SsrMode::Async />

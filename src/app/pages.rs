@@ -30,11 +30,6 @@ pub fn Segments() -> impl IntoView {
 }
 
 #[component]
-pub fn Attributes() -> impl IntoView {
-    view! { <Coming title="Attributes" what="Every attribute key, its type, sources and distribution." /> }
-}
-
-#[component]
 pub fn Personalization() -> impl IntoView {
     view! { <Coming title="Personalization" what="Content with dynamic variables and a per-user preview." /> }
 }

@@ -154,7 +154,7 @@ fn Value(value: Shown) -> impl IntoView {
 
 /// Native label, userdeck mark, or the integration's logo.
 #[component]
-fn Source(source: String) -> impl IntoView {
+pub(super) fn Source(source: String) -> impl IntoView {
     const KNOWN: &[(&str, &str)] = &[
         ("custom", "userdeck (SDK or API)"),
         ("segment", "Segment"),

@@ -31,6 +31,7 @@ pub struct UserListPage {
 #[server(prefix = "/_fn", endpoint = "list_users")]
 pub async fn list_users(
     q: Option<String>,
+    has: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
 ) -> Result<UserListPage, ServerFnError> {
@@ -61,6 +62,7 @@ pub async fn list_users(
     }
     let query = ListQuery {
         search,
+        has: has.filter(|h| !h.is_empty()),
         sort,
         limit: 50,
         cursor,
@@ -110,10 +112,13 @@ fn encode(s: &str) -> String {
     out
 }
 
-fn href(q: &str, sort: &str, cursor: Option<&str>) -> String {
+fn href(q: &str, has: &str, sort: &str, cursor: Option<&str>) -> String {
     let mut parts = Vec::new();
     if !q.is_empty() {
         parts.push(format!("q={}", encode(q)));
+    }
+    if !has.is_empty() {
+        parts.push(format!("has={}", encode(has)));
     }
     if !sort.is_empty() {
         parts.push(format!("sort={}", encode(sort)));
@@ -170,8 +175,8 @@ pub fn Users() -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.read().get(k).unwrap_or_default();
     let page = Resource::new(
-        move || (param("q"), param("sort"), param("cursor")),
-        |(q, sort, cursor)| list_users(Some(q), Some(sort), Some(cursor)),
+        move || (param("q"), param("has"), param("sort"), param("cursor")),
+        |(q, has, sort, cursor)| list_users(Some(q), Some(has), Some(sort), Some(cursor)),
     );
     view! {
         <Title text="Users" />
@@ -182,20 +187,27 @@ pub fn Users() -> impl IntoView {
                 <input id="user-search" type="search" name="q" value=move || param("q")
                     placeholder="Search name, email, user id or jimer id" />
                 <input type="hidden" name="sort" value=move || param("sort") />
+                <input type="hidden" name="has" value=move || param("has") />
                 <button type="submit">"Search"</button>
             </form>
         </header>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let (q, sort) = (param("q"), param("sort"));
+                let (q, has, sort) = (param("q"), param("has"), param("sort"));
                 match page.await {
                     Err(e) => view! { <p class="form-message" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(p) => {
-                        let next = p.next_cursor.clone().map(|c| href(&q, &sort, Some(&c)));
-                        let first = (!param("cursor").is_empty()).then(|| href(&q, &sort, None));
+                        let next = p.next_cursor.clone().map(|c| href(&q, &has, &sort, Some(&c)));
+                        let first = (!param("cursor").is_empty()).then(|| href(&q, &has, &sort, None));
                         let count = if p.total == 1 { "1 user".to_string() } else { format!("{} users", p.total) };
                         view! {
-                            <p class="total" data-total=p.total>{count}</p>
+                            <p class="total" data-total=p.total>
+                                {count}
+                                {(!has.is_empty()).then(|| view! {
+                                    " with the attribute " <code>{has.clone()}</code> " "
+                                    <a href=href(&q, "", &sort, None)>"Show all users"</a>
+                                })}
+                            </p>
                             <table class="users">
                                 <thead>
                                     <tr>
@@ -209,7 +221,7 @@ pub fn Users() -> impl IntoView {
                                             };
                                             view! {
                                                 <th scope="col" aria-sort=aria>
-                                                    <a href=href(&q, &to, None)>{*label}{arrow}</a>
+                                                    <a href=href(&q, &has, &to, None)>{*label}{arrow}</a>
                                                 </th>
                                             }
                                         }).collect_view()}

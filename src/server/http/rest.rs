@@ -253,6 +253,7 @@ fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
     }
     Ok(ListQuery {
         search,
+        has: None,
         sort,
         limit,
         cursor,

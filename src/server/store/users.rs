@@ -336,6 +336,8 @@ impl Cursor {
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
     pub search: Option<String>,
+    /// Only users who have this attribute.
+    pub has: Option<String>,
     pub sort: Sort,
     pub limit: usize,
     pub cursor: Option<Cursor>,
@@ -374,6 +376,13 @@ impl Store {
             ));
             binds.push(Bind::Text(search.to_string()));
             binds.push(Bind::Text(pattern));
+        }
+        if let Some(name) = &q.has {
+            filter.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM attributes a WHERE a.workspace_id = users.workspace_id AND a.uid = users.id AND a.name = ${})",
+                binds.len() + 1
+            ));
+            binds.push(Bind::Text(name.clone()));
         }
         let total_sql = format!("SELECT COUNT(*) FROM users WHERE {filter}");
         let mut total_q = sqlx::query_scalar::<_, i64>(&total_sql);

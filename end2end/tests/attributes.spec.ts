@@ -1,0 +1,58 @@
+// The Attributes page: every key with type, sources, users and last
+// received; sortable; each opens the users who have it.
+import { test, expect, type Page } from "@playwright/test";
+import { ADMIN, BASE_URL, keys } from "../e2e-env";
+
+test.beforeAll(async ({ request }) => {
+  const res = await request.post(`${BASE_URL}/api/v1/batch`, {
+    headers: { Authorization: `Bearer ${keys().secret_key}` },
+    data: {
+      batch: [
+        { user_id: "attr-1", attributes: { attr_color: "red", attr_size: 3 } },
+        { user_id: "attr-2", attributes: { attr_color: "blue" } },
+        { user_id: "attr-3", attributes: { attr_color: "green", attr_size: 5 } },
+      ],
+    },
+  });
+  expect(res.status()).toBe(200);
+});
+
+async function signIn(page: Page, to: string) {
+  await page.goto(`${BASE_URL}${to}`);
+  await page.getByLabel("Email").fill(ADMIN.email);
+  await page.getByLabel("Password").fill(ADMIN.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+for (const js of [true, false]) {
+  test.describe(js ? "with JavaScript" : "without JavaScript", () => {
+    test.use({ javaScriptEnabled: js });
+
+    test("keys with their type, sources and users; click through to the users", async ({ page, request }) => {
+      const api = await request.get(`${BASE_URL}/api/v1/attributes`, { headers: { Authorization: `Bearer ${keys().secret_key}` } });
+      const defs: { name: string; users: number }[] = (await api.json()).attributes;
+      await signIn(page, "/attributes");
+      await expect(page).toHaveURL(/\/attributes$/);
+      const color = page.locator('tr[data-attribute="attr_color"]');
+      await expect(color.locator("td").nth(0)).toHaveText("string");
+      await expect(color.getByRole("img", { name: "userdeck (SDK or API)" })).toBeVisible();
+      await expect(color.locator("td.num")).toHaveText("3");
+      await expect(page.locator('tr[data-attribute="attr_size"] td').nth(0)).toHaveText("number");
+      await expect(page.locator("table.attribute-keys tbody tr")).toHaveCount(defs.length);
+
+      // Sorted by users, most first.
+      await page.getByRole("table").getByRole("link", { name: /^Users/ }).click();
+      await page.getByRole("table").getByRole("link", { name: /^Users/ }).click();
+      await expect(page).toHaveURL(/sort=-users/);
+      const most = Math.max(...defs.map((d) => d.users));
+      await expect(page.locator("table.attribute-keys tbody tr").first().locator("td.num")).toHaveText(String(most));
+
+      // The users who have it.
+      await page.getByRole("link", { name: "attr_size" }).click();
+      await expect(page).toHaveURL(/\/users\?has=attr_size$/);
+      await expect(page.locator(".total")).toContainText("2 users with the attribute attr_size");
+      await expect(page.locator("table.users tbody tr")).toHaveCount(2);
+      if (js) await page.screenshot({ path: test.info().outputPath("attributes.png"), fullPage: true });
+    });
+  });
+}
