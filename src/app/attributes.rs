@@ -36,7 +36,7 @@ pub async fn load_attributes(sort: String) -> Result<Vec<AttributeLine>, ServerF
                 .then(a.name.cmp(&b.name))
         }),
         "last_seen" => defs.sort_by_key(|d| d.last_seen),
-        _ => defs.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase())),
+        _ => defs.sort_by_key(|d| d.name.to_lowercase()),
     }
     if descending {
         defs.reverse();
