@@ -133,6 +133,23 @@ fn href(q: &str, has: &str, sort: &str, cursor: Option<&str>) -> String {
     }
 }
 
+/// `1,000,000`.
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
 /// The short form of a jimer id shown for anonymous visitors.
 fn short_jimer(j: &str) -> String {
     j.chars().take(9).collect()
@@ -199,7 +216,7 @@ pub fn Users() -> impl IntoView {
                     Ok(p) => {
                         let next = p.next_cursor.clone().map(|c| href(&q, &has, &sort, Some(&c)));
                         let first = (!param("cursor").is_empty()).then(|| href(&q, &has, &sort, None));
-                        let count = if p.total == 1 { "1 user".to_string() } else { format!("{} users", p.total) };
+                        let count = if p.total == 1 { "1 user".to_string() } else { format!("{} users", thousands(p.total)) };
                         view! {
                             <p class="total" data-total=p.total>
                                 {count}
@@ -242,5 +259,17 @@ pub fn Users() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(super::thousands(0), "0");
+        assert_eq!(super::thousands(999), "999");
+        assert_eq!(super::thousands(1000), "1,000");
+        assert_eq!(super::thousands(1_000_000), "1,000,000");
+        assert_eq!(super::thousands(-12345), "-12,345");
     }
 }

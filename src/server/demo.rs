@@ -1453,7 +1453,8 @@ fn anonymous(rng: &mut Rng, jimer_id: String, now: i64) -> NewUser {
     let last_activity = if sessions == 1 {
         (created + rng.range(0, 20 * MINUTE)).min(now)
     } else {
-        rng.recent_between(created + HOUR, now).min(now)
+        // A visitor who arrived within the hour came back within it too.
+        rng.recent_between((created + HOUR).min(now), now)
     };
     let mut attributes = Vec::with_capacity(3);
     if rng.chance(0.7) {
