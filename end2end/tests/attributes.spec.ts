@@ -1,7 +1,8 @@
 // The Attributes page: every key with type, sources, users and last
 // received; sortable; each opens the users who have it.
-import { test, expect, type Page } from "@playwright/test";
-import { ADMIN, BASE_URL, keys } from "../e2e-env";
+import { test, expect } from "@playwright/test";
+import { BASE_URL, keys } from "../e2e-env";
+import { signInAt } from "../sign-in";
 
 test.beforeAll(async ({ request }) => {
   const res = await request.post(`${BASE_URL}/api/v1/batch`, {
@@ -17,12 +18,7 @@ test.beforeAll(async ({ request }) => {
   expect(res.status()).toBe(200);
 });
 
-async function signIn(page: Page, to: string) {
-  await page.goto(`${BASE_URL}${to}`);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+const signIn = signInAt;
 
 for (const js of [true, false]) {
   test.describe(js ? "with JavaScript" : "without JavaScript", () => {

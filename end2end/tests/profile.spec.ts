@@ -2,7 +2,8 @@
 // arrays as chips, long values folded, hostile values shown as text.
 import { test, expect, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
-import { ADMIN, BASE_URL, BIN, DATABASE_URL, keys } from "../e2e-env";
+import { BASE_URL, BIN, DATABASE_URL, keys } from "../e2e-env";
+import { signInAt } from "../sign-in";
 
 const LONG = "lorem ipsum ".repeat(30).trim();
 let jimer = "";
@@ -35,10 +36,7 @@ test.beforeAll(async ({ request }) => {
 });
 
 async function signIn(page: Page, to: string) {
-  await page.goto(`${BASE_URL}${to}`);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signInAt(page, to);
   await expect(page).toHaveURL(new RegExp(to.replace(/[?]/g, "\\?") + "$"));
 }
 

@@ -4,6 +4,7 @@
 import { test, expect, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { ADMIN, BASE_URL, BIN, DATABASE_URL } from "../e2e-env";
+import { signInAt } from "../sign-in";
 
 /** What `userdeck keys` prints now (not cached: keys change here). */
 function currentKeys(): Record<string, unknown> {
@@ -12,10 +13,7 @@ function currentKeys(): Record<string, unknown> {
 }
 
 async function signIn(page: Page) {
-  await page.goto(`${BASE_URL}/settings`);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await signInAt(page, "/settings");
   await expect(page).toHaveURL(/\/settings$/);
 }
 

@@ -1,7 +1,8 @@
 // The dashboard shell: sign-in, served by the binary, hydrated by the wasm
 // bundle, navigable, and free of console errors — with JavaScript on and off.
 import { test, expect, type Page } from "@playwright/test";
-import { ADMIN, BASE_URL } from "../e2e-env";
+import { BASE_URL } from "../e2e-env";
+import { fillSignIn } from "../sign-in";
 
 const PAGES = ["Users", "Segments", "Attributes", "Personalization", "Settings"];
 
@@ -14,11 +15,7 @@ function collectErrors(page: Page): string[] {
   return errors;
 }
 
-async function signIn(page: Page, password = ADMIN.password) {
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+const signIn = fillSignIn;
 
 test("sign in, hydrate, navigate and sign out without console errors", async ({ page }) => {
   const errors = collectErrors(page);

@@ -1,6 +1,7 @@
 // The Users list: total, search, sort and pages, with the state in the URL.
 import { test, expect, type Page } from "@playwright/test";
-import { ADMIN, BASE_URL, keys } from "../e2e-env";
+import { BASE_URL, keys } from "../e2e-env";
+import { signInAt } from "../sign-in";
 
 const PEOPLE = 60;
 
@@ -20,12 +21,7 @@ test.beforeAll(async ({ request }) => {
   expect(res.status()).toBe(200);
 });
 
-async function signIn(page: Page, to: string) {
-  await page.goto(`${BASE_URL}${to}`);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+const signIn = signInAt;
 
 const rows = (page: Page) => page.locator("table.users tbody tr");
 
