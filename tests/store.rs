@@ -6,7 +6,7 @@ use serde_json::json;
 use userdeck::model::attribute::{AttrType, AttrValue};
 use userdeck::model::profile::{Identify, ProfileUpdate};
 use userdeck::server::store::bulk::{NewAttribute, NewUser};
-use userdeck::server::store::users::{ListQuery, Sort, Who};
+use userdeck::server::store::users::{ListQuery, Sort, UserKey, Who};
 use userdeck::server::store::writer::{WriteError, WriteOp, WriteOutcome, Writer};
 use userdeck::server::store::Store;
 
@@ -396,7 +396,7 @@ async fn bulk_insert_list_pages_search_and_delete() {
         let out = w
             .write(WriteOp::DeleteUser {
                 workspace: ws,
-                user_id: "bulk-00000".into(),
+                user: UserKey::UserId("bulk-00000".into()),
             })
             .await
             .unwrap();
@@ -404,7 +404,7 @@ async fn bulk_insert_list_pages_search_and_delete() {
         let out = w
             .write(WriteOp::DeleteUser {
                 workspace: ws,
-                user_id: "bulk-00000".into(),
+                user: UserKey::UserId("bulk-00000".into()),
             })
             .await
             .unwrap();
@@ -494,7 +494,7 @@ async fn changes_to_new_profiles_within_one_group() {
                 identify(ws, json!({"user_id": "y", "attributes": {"c": true}})),
                 WriteOp::DeleteUser {
                     workspace: ws,
-                    user_id: "y".into(),
+                    user: UserKey::UserId("y".into()),
                 },
                 WriteOp::Visit {
                     workspace: ws,

@@ -66,6 +66,7 @@ pub async fn list_users(
         sort,
         limit: 50,
         cursor,
+        skip_total: false,
     };
     let page = state.store.list_users(account.workspace_id, &query).await?;
     let now = chrono::Utc::now().timestamp_millis();

@@ -323,6 +323,47 @@ pub fn search_text(name: Option<&str>, email: Option<&str>) -> String {
     )
 }
 
+/// Longest tag, and most tags on one user.
+pub const MAX_TAG_CHARS: usize = 40;
+pub const MAX_TAGS: usize = 50;
+
+/// A tag as typed: trimmed, 1 to 40 characters, no control characters.
+pub fn check_tag(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("a tag needs at least one character".into());
+    }
+    if t.chars().count() > MAX_TAG_CHARS || t.chars().any(char::is_control) {
+        return Err(format!(
+            "a tag holds at most {MAX_TAG_CHARS} characters and no control characters"
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// `tags` with `add` appended and `remove` taken out. Tags compare without
+/// case, so adding `Beta` to a user tagged `beta` changes nothing.
+pub fn retag(tags: &[String], add: &[String], remove: &[String]) -> Result<Vec<String>, String> {
+    let same = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+    let mut out: Vec<String> = tags
+        .iter()
+        .filter(|t| !remove.iter().any(|r| same(t, r)))
+        .cloned()
+        .collect();
+    for a in add {
+        let a = check_tag(a)?;
+        if !out.iter().any(|t| same(t, &a)) {
+            out.push(a);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(format!(
+            "a user holds at most {MAX_TAGS} tags; remove some first"
+        ));
+    }
+    Ok(out)
+}
+
 /// A BCP 47 language tag such as `fr` or `pt-BR`; `_` is accepted for `-`.
 pub fn normalize_language(s: &str) -> Result<String, String> {
     let s = s.trim().replace('_', "-");
@@ -355,6 +396,23 @@ pub fn normalize_language(s: &str) -> Result<String, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn tags_are_checked_and_compare_without_case() {
+        let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_tag("  beta "), Ok("beta".into()));
+        assert!(check_tag("   ").is_err());
+        assert!(check_tag(&"x".repeat(41)).is_err());
+        assert!(check_tag("a\u{0}b").is_err());
+        assert_eq!(
+            retag(&v(&["beta", "vip"]), &v(&["Beta", "churn-risk"]), &v(&["VIP"])),
+            Ok(v(&["beta", "churn-risk"]))
+        );
+        assert!(retag(&[], &v(&[""]), &[]).is_err());
+        let many: Vec<String> = (0..MAX_TAGS).map(|i| format!("t{i}")).collect();
+        assert!(retag(&many, &v(&["one-more"]), &[]).is_err());
+        assert_eq!(retag(&many, &v(&["t1"]), &[]), Ok(many.clone()));
+    }
 
     #[test]
     fn identify_reads_every_member() {

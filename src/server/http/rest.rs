@@ -4,7 +4,7 @@
 use super::error::{ApiError, JsonBody};
 use crate::model::profile::Identify;
 use crate::server::keycache::KeyKind;
-use crate::server::store::users::{Cursor, ListQuery, Sort, Who, SORT_KEYS};
+use crate::server::store::users::{Cursor, ListQuery, Sort, UserKey, Who, SORT_KEYS};
 use crate::server::store::workspace::Workspace;
 use crate::server::store::writer::{WriteOp, WriteOutcome};
 use crate::server::AppState;
@@ -168,7 +168,7 @@ pub async fn delete_user(
         .writer
         .write(WriteOp::DeleteUser {
             workspace: ws.id,
-            user_id: user_id.clone(),
+            user: UserKey::UserId(user_id.clone()),
         })
         .await?
     {
@@ -257,6 +257,7 @@ fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
         sort,
         limit,
         cursor,
+        skip_total: false,
     })
 }
 

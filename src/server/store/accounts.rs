@@ -11,6 +11,10 @@ use sqlx::Row;
 
 /// How long a sign-in lasts.
 pub const SESSION_DAYS: i64 = 30;
+/// How long an invitation link works.
+pub const INVITE_DAYS: i64 = 7;
+/// Most attribute columns an account shows on the Users list.
+pub const MAX_COLUMNS: usize = 12;
 pub const MIN_PASSWORD_CHARS: usize = 10;
 const MAX_PASSWORD_CHARS: usize = 200;
 
@@ -78,6 +82,20 @@ async fn verify_password(password: String, hash: String) -> bool {
     })
     .await
     .unwrap_or(false)
+}
+
+/// A pending invitation, as Settings lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invite {
+    pub email: String,
+    pub invited_by: String,
+    pub expires_at: i64,
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 fn token_hash(token: &str) -> String {
@@ -155,9 +173,7 @@ impl Store {
 
     /// Starts a session; answers the token to put in the cookie.
     pub async fn create_session(&self, account: &Account) -> Result<String, StoreError> {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let token = hex::encode(bytes);
+        let token = random_token();
         let now = now_ms();
         sqlx::query("INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash(&token))
@@ -192,6 +208,146 @@ impl Store {
     pub async fn delete_session(&self, token: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Invites `email` to the workspace; answers the token of the link
+    /// (shown once: only its hash is kept). A new invitation to the same
+    /// address replaces the old one.
+    pub async fn create_invite(
+        &self,
+        workspace: i64,
+        email: &str,
+        invited_by: &str,
+    ) -> Result<String, AccountError> {
+        let email = normalize(email).map_err(AccountError::Invalid)?;
+        let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE email = $1")
+            .bind(&email)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        if taken > 0 {
+            return Err(AccountError::Exists);
+        }
+        let token = random_token();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        sqlx::query("DELETE FROM invites WHERE workspace_id = $1 AND email = $2")
+            .bind(workspace)
+            .bind(&email)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::from)?;
+        sqlx::query(
+            "INSERT INTO invites (token_hash, workspace_id, email, invited_by, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_hash(&token))
+        .bind(workspace)
+        .bind(&email)
+        .bind(invited_by)
+        .bind(now)
+        .bind(now + INVITE_DAYS * 86_400_000)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::from)?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(token)
+    }
+
+    /// The email an unexpired invitation is for.
+    pub async fn invite_email(&self, token: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT email FROM invites WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash(token))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Creates the invited account with its password and uses up the invitation.
+    pub async fn accept_invite(
+        &self,
+        token: &str,
+        password: &str,
+    ) -> Result<Option<Account>, AccountError> {
+        let row = sqlx::query(
+            "SELECT workspace_id, email FROM invites WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash(token))
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from)?;
+        let Some(row) = row else { return Ok(None) };
+        let workspace: i64 = row.try_get("workspace_id").map_err(StoreError::from)?;
+        let email: String = row.try_get("email").map_err(StoreError::from)?;
+        let account = self.create_account(workspace, &email, password).await?;
+        sqlx::query("DELETE FROM invites WHERE token_hash = $1")
+            .bind(token_hash(token))
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(Some(account))
+    }
+
+    pub async fn invites(&self, workspace: i64) -> Result<Vec<Invite>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT email, invited_by, expires_at FROM invites WHERE workspace_id = $1 AND expires_at > $2 ORDER BY email",
+        )
+        .bind(workspace)
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Invite {
+                    email: r.try_get("email")?,
+                    invited_by: r.try_get("invited_by")?,
+                    expires_at: r.try_get("expires_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn revoke_invite(&self, workspace: i64, email: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM invites WHERE workspace_id = $1 AND email = $2")
+            .bind(workspace)
+            .bind(email.trim().to_lowercase())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes another account of the workspace (its sessions end with it).
+    pub async fn remove_account(&self, workspace: i64, email: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM accounts WHERE workspace_id = $1 AND email = $2")
+            .bind(workspace)
+            .bind(email.trim().to_lowercase())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The attribute columns the account shows on the Users list.
+    pub async fn user_columns(&self, account: i64) -> Result<Vec<String>, StoreError> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT user_columns FROM accounts WHERE id = $1")
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(json
+            .and_then(|j| serde_json::from_str(&j).ok())
+            .unwrap_or_default())
+    }
+
+    pub async fn set_user_columns(&self, account: i64, columns: &[String]) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET user_columns = $2 WHERE id = $1")
+            .bind(account)
+            .bind(serde_json::to_string(columns).unwrap_or_else(|_| "[]".into()))
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -84,6 +84,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "accounts",
         include_str!("../../../migrations/sqlite/0002_accounts.sql"),
     ),
+    (
+        3,
+        "dashboard",
+        include_str!("../../../migrations/sqlite/0003_dashboard.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -95,6 +100,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "accounts",
         include_str!("../../../migrations/postgres/0002_accounts.sql"),
+    ),
+    (
+        3,
+        "dashboard",
+        include_str!("../../../migrations/postgres/0003_dashboard.sql"),
     ),
 ];
 

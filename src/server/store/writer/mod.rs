@@ -14,6 +14,7 @@
 mod group;
 mod ops;
 
+use super::users::UserKey;
 use super::{Dialect, Store, StoreError};
 use crate::model::profile::{Identify, InputError, ProfileUpdate, User};
 use group::{Group, TypeCache};
@@ -53,7 +54,14 @@ pub enum WriteOp {
     },
     DeleteUser {
         workspace: i64,
-        user_id: String,
+        user: UserKey,
+    },
+    /// Dashboard: add and remove tags.
+    Retag {
+        workspace: i64,
+        user: UserKey,
+        add: Vec<String>,
+        remove: Vec<String>,
     },
 }
 
@@ -67,6 +75,8 @@ pub enum WriteOutcome {
     },
     Updated,
     Deleted(bool),
+    /// The user's tags now; None when there is no such user.
+    Tags(Option<Vec<String>>),
 }
 
 #[derive(Debug, thiserror::Error)]

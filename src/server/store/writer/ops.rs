@@ -5,7 +5,7 @@ use super::super::StoreError;
 use super::group::Group;
 use super::{WriteError, WriteOp, WriteOutcome, SESSION_GAP_MS};
 use crate::model::attribute::AttrValue;
-use crate::model::profile::{Field, Identify, ProfileUpdate, SOURCE_CUSTOM};
+use crate::model::profile::{retag, Field, Identify, InputError, ProfileUpdate, SOURCE_CUSTOM};
 use rand::distr::{Alphanumeric, SampleString};
 use std::collections::HashSet;
 
@@ -14,6 +14,13 @@ struct Plan {
     /// Name, value, and whether the key is new to the workspace.
     set: Vec<(String, AttrValue, bool)>,
     remove: Vec<AttrRow>,
+}
+
+fn invalid_tags(message: String) -> InputError {
+    InputError {
+        code: "invalid_tag",
+        message,
+    }
 }
 
 fn new_jimer_id() -> String {
@@ -100,14 +107,30 @@ impl Group<'_> {
                 self.execute(ws, row.uid, &attrs, plan).await?;
                 Ok(WriteOutcome::Updated)
             }
-            WriteOp::DeleteUser { workspace, user_id } => {
-                match self.find(*workspace, Who::UserId(user_id)).await? {
+            WriteOp::DeleteUser { workspace, user } => {
+                match self.find(*workspace, user.who()).await? {
                     Some(row) => {
                         self.delete(*workspace, &row).await?;
                         Ok(WriteOutcome::Deleted(true))
                     }
                     None => Ok(WriteOutcome::Deleted(false)),
                 }
+            }
+            WriteOp::Retag {
+                workspace,
+                user,
+                add,
+                remove,
+            } => {
+                let Some(mut row) = self.find(*workspace, user.who()).await? else {
+                    return Ok(WriteOutcome::Tags(None));
+                };
+                let tags = retag(&row.tags, add, remove).map_err(|m| WriteError::Rejected(invalid_tags(m)))?;
+                if tags != row.tags {
+                    row.tags = tags;
+                    self.save(*workspace, &mut row).await?;
+                }
+                Ok(WriteOutcome::Tags(Some(row.tags)))
             }
         }
     }
