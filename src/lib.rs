@@ -1,3 +1,4 @@
+#![recursion_limit = "256"]
 //! userdeck: user profiles, attributes, segments and personalization.
 //!
 //! `model` is shared by the server and the browser; `app` is the Leptos

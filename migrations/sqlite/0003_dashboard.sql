@@ -37,9 +37,10 @@ CREATE INDEX attributes_by_name ON attributes (workspace_id, name, num, value);
 -- Attribute columns each account shows on the Users list (JSON array).
 ALTER TABLE accounts ADD COLUMN user_columns TEXT NOT NULL DEFAULT '[]';
 
--- Invitations to create an account; only a hash of each token is kept.
+-- Invitations to create an account. The token is kept whole so Settings
+-- can show the link again until it is used, revoked or expired.
 CREATE TABLE invites (
-    token_hash TEXT PRIMARY KEY,
+    token TEXT PRIMARY KEY,
     workspace_id BIGINT NOT NULL REFERENCES workspaces (id),
     email TEXT NOT NULL,
     invited_by TEXT NOT NULL,

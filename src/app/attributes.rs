@@ -5,7 +5,7 @@
 use super::profile::Source;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,11 +64,47 @@ const COLUMNS: &[(&str, Option<&str>)] = &[
     ("Sources", None),
     ("Users", Some("users")),
     ("Last received", Some("last_seen")),
+    ("Values", None),
 ];
 
 fn users_link(name: &str) -> String {
-    let mut out = String::from("/users?has=");
-    for b in name.bytes() {
+    format!("/users?has={}", encode(name))
+}
+
+/// One attribute's distribution, ready to draw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttributeDetail {
+    pub name: String,
+    pub attr_type: String,
+    pub users: i64,
+    pub distribution: crate::model::distribution::Distribution,
+}
+
+#[server(prefix = "/_fn", endpoint = "load_distribution")]
+pub async fn load_distribution(name: String) -> Result<Option<AttributeDetail>, ServerFnError> {
+    let (state, account) = crate::server::dashboard::signed_in().await?;
+    let ws = account.workspace_id;
+    let Some((t, distribution)) = state.store.distribution(ws, &name).await? else {
+        return Ok(None);
+    };
+    let users = state
+        .store
+        .definitions(ws)
+        .await?
+        .into_iter()
+        .find(|d| d.name == name)
+        .map_or(0, |d| d.users);
+    Ok(Some(AttributeDetail {
+        name,
+        attr_type: t.as_str().into(),
+        users,
+        distribution,
+    }))
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
         } else {
@@ -76,6 +112,42 @@ fn users_link(name: &str) -> String {
         }
     }
     out
+}
+
+/// `/attributes/plan`: how the values of one attribute spread.
+#[component]
+pub fn AttributePage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let detail = Resource::new(name, load_distribution);
+    view! {
+        <Title text=move || format!("Attribute {}", name()) />
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <p class="form-message" role="alert">{e.to_string()}</p> }.into_any(),
+                    Ok(None) => view! {
+                        <h1>"No such attribute"</h1>
+                        <p>"No user has an attribute named " <code>{name()}</code> ". " <a href="/attributes">"See every attribute"</a></p>
+                    }.into_any(),
+                    Ok(Some(d)) => view! {
+                        <header class="page-head">
+                            <h1><a href="/attributes">"Attributes"</a> " / " <code>{d.name.clone()}</code></h1>
+                        </header>
+                        <p class="total">
+                            {format!("{}, held by {} ", d.attr_type, super::users::thousands(d.users))}
+                            {if d.users == 1 { "user" } else { "users" }} " · "
+                            <a href=users_link(&d.name)>"See them"</a>
+                        </p>
+                        <section class="panel" aria-labelledby="dist-h">
+                            <h2 id="dist-h">{if matches!(d.distribution, crate::model::distribution::Distribution::Top { .. }) { "Most frequent values" } else { "Distribution" }}</h2>
+                            <super::chart::Chart distribution=d.distribution />
+                        </section>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
 }
 
 #[component]
@@ -129,6 +201,7 @@ pub fn Attributes() -> impl IntoView {
                                         <td class="muted">{l.attr_type}</td>
                                         <td>{l.sources.into_iter().map(|s| view! { <Source source=s /> }).collect_view()}</td>
                                         <td class="num">{l.users}</td>
+                                        <td><a href=format!("/attributes/{}", encode(&l.name)) aria-label=format!("Distribution of {}", l.name)>"Chart"</a></td>
                                         <td><time title=l.last_seen>{l.last_seen_ago}</time></td>
                                     </tr>
                                 }).collect_view()}

@@ -10,8 +10,30 @@ pub const NAV: &[(&str, &str)] = &[
     ("/settings", "Settings"),
 ];
 
+/// Who is signed in, and to which workspace.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Me {
+    pub workspace: String,
+    pub email: String,
+}
+
+#[server(prefix = "/_fn", endpoint = "load_me")]
+pub async fn load_me() -> Result<Me, ServerFnError> {
+    let (state, account) = crate::server::dashboard::signed_in().await?;
+    let ws = state
+        .store
+        .workspace(account.workspace_id)
+        .await?
+        .ok_or_else(|| ServerFnError::new("this account's workspace is gone"))?;
+    Ok(Me {
+        workspace: ws.name,
+        email: account.email,
+    })
+}
+
 #[component]
 pub fn Layout() -> impl IntoView {
+    let me = Resource::new(|| (), |_| load_me());
     view! {
         <div class="frame">
             <nav class="sidebar" aria-label="Main">
@@ -31,6 +53,16 @@ pub fn Layout() -> impl IntoView {
                         })
                         .collect_view()}
                 </ul>
+                <Suspense>
+                    {move || Suspend::new(async move {
+                        me.await.ok().map(|m| view! {
+                            <p class="who-am-i">
+                                <span class="workspace" title="Workspace">{m.workspace}</span>
+                                <span class="account" title="Signed in as">{m.email}</span>
+                            </p>
+                        })
+                    })}
+                </Suspense>
                 <form class="sign-out" method="post" action="/sign-out">
                     <button type="submit">"Sign out"</button>
                 </form>

@@ -1,11 +1,13 @@
 //! The dashboard: the HTML shell, the layout and its pages.
 
 mod attributes;
+mod chart;
 mod layout;
 mod pages;
 mod profile;
 mod settings;
 mod sign_in;
+mod user_actions;
 mod users;
 
 use leptos::prelude::*;
@@ -52,12 +54,14 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/sign-in") view=sign_in::SignIn />
                 <Route path=path!("/setup") view=sign_in::Setup />
+                <Route path=path!("/invite") view=sign_in::AcceptInvite />
                 <ParentRoute path=path!("") view=layout::Layout>
                     <Route path=path!("") view=|| view! { <Redirect path="/users" /> } />
                     <Route path=path!("users") view=users::Users ssr=SsrMode::Async />
                     <Route path=path!("users/:jimer") view=profile::Profile ssr=SsrMode::Async />
                     <Route path=path!("segments") view=pages::Segments />
                     <Route path=path!("attributes") view=attributes::Attributes ssr=SsrMode::Async />
+                    <Route path=path!("attributes/:name") view=attributes::AttributePage ssr=SsrMode::Async />
                     <Route path=path!("personalization") view=pages::Personalization />
                     // Data pages render whole on the server, so they work without the wasm.
                     <Route path=path!("settings") view=settings::Settings ssr=SsrMode::Async />

@@ -1,6 +1,7 @@
 //! A user's profile: the header of native fields, then Data > Attributes.
 //! Every value a visitor sent is shown as text (Leptos escapes it).
 
+use super::user_actions::{AddTag, DeleteUser, DeleteUserForm, RemovableTag, RetagUser};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -11,6 +12,20 @@ use serde::{Deserialize, Serialize};
 pub enum Shown {
     Text(String),
     Chips(Vec<String>),
+}
+
+impl Shown {
+    /// Numbers in their canonical text, dates readable, arrays as chips.
+    pub fn of(value: &crate::model::attribute::AttrValue) -> Shown {
+        use crate::model::attribute::{format_number, AttrValue};
+        match value {
+            AttrValue::String(s) => Shown::Text(s.clone()),
+            AttrValue::Number(n) => Shown::Text(format_number(*n)),
+            AttrValue::Boolean(b) => Shown::Text(b.to_string()),
+            AttrValue::Date(d) => Shown::Text(crate::model::time::display_date(d)),
+            AttrValue::Array(items) => Shown::Chips(items.clone()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,7 +51,6 @@ pub struct ProfileView {
 
 #[server(prefix = "/_fn", endpoint = "load_profile")]
 pub async fn load_profile(jimer_id: String) -> Result<Option<ProfileView>, ServerFnError> {
-    use crate::model::attribute::{format_number, AttrValue};
     use crate::model::time::{ago, display_date};
     use crate::server::store::users::Who;
     let (state, account) = crate::server::dashboard::signed_in().await?;
@@ -79,13 +93,7 @@ pub async fn load_profile(jimer_id: String) -> Result<Option<ProfileView>, Serve
     ];
     attributes.extend(u.attributes.iter().map(|a| AttrLine {
         name: a.name.clone(),
-        value: match &a.value {
-            AttrValue::String(s) => Shown::Text(s.clone()),
-            AttrValue::Number(n) => Shown::Text(format_number(*n)),
-            AttrValue::Boolean(b) => Shown::Text(b.to_string()),
-            AttrValue::Date(d) => Shown::Text(display_date(d)),
-            AttrValue::Array(items) => Shown::Chips(items.clone()),
-        },
+        value: Shown::of(&a.value),
         attr_type: a.attr_type.as_str().into(),
         source: a.source.clone(),
         updated: Some(format!(
@@ -128,7 +136,7 @@ pub async fn load_profile(jimer_id: String) -> Result<Option<ProfileView>, Serve
 const FOLD: usize = 120;
 
 #[component]
-fn Value(value: Shown) -> impl IntoView {
+pub(super) fn Value(value: Shown) -> impl IntoView {
     match value {
         Shown::Chips(items) if items.is_empty() => {
             view! { <span class="muted">"—"</span> }.into_any()
@@ -185,8 +193,24 @@ pub fn Profile() -> impl IntoView {
     let query = use_query_map();
     let jimer = move || params.read().get("jimer").unwrap_or_default();
     let filter = move || query.read().get("filter").unwrap_or_default();
-    let profile = Resource::new(jimer, load_profile);
+    let retag = ServerAction::<RetagUser>::new();
+    let delete = ServerAction::<DeleteUser>::new();
+    let profile = Resource::new(
+        move || (jimer(), retag.version().get()),
+        |(jimer, _)| load_profile(jimer),
+    );
+    let errors = move || {
+        [
+            retag.value().get().and_then(|r| r.err()),
+            delete.value().get().and_then(|r| r.err()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
+        .collect_view()
+    };
     view! {
+        {errors}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let wanted = filter().to_lowercase();
@@ -217,7 +241,10 @@ pub fn Profile() -> impl IntoView {
                                 <dl class="facts">
                                     {p.facts.into_iter().map(|(k, v)| view! { <div><dt>{k}</dt><dd>{v}</dd></div> }).collect_view()}
                                 </dl>
-                                <p>{p.tags.into_iter().map(|t| view! { <span class="chip">{t}</span> }).collect_view()}</p>
+                                <div class="tags" aria-label="Tags">
+                                    {p.tags.into_iter().map(|t| view! { <RemovableTag jimer_id=p.jimer_id.clone() tag=t action=retag /> }).collect_view()}
+                                    <AddTag jimer_id=p.jimer_id.clone() who=p.title.clone() action=retag />
+                                </div>
                             </header>
                             <nav class="tabs" aria-label="Profile">
                                 <span class="tab" aria-current="page">"Data › Attributes"</span>
@@ -251,6 +278,10 @@ pub fn Profile() -> impl IntoView {
                                     }}).collect_view()}
                                 </tbody>
                             </table>
+                            <details class="danger-zone">
+                                <summary>"Delete this user"</summary>
+                                <DeleteUserForm jimer_id=p.jimer_id.clone() who=p.title.clone() back=Some("/users".to_string()) action=delete />
+                            </details>
                         }
                         .into_any()
                     }

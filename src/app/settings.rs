@@ -15,6 +15,15 @@ pub struct SettingsData {
     pub accounts: Vec<String>,
     pub account: String,
     pub base_url: String,
+    pub invites: Vec<PendingInvite>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingInvite {
+    pub email: String,
+    pub invited_by: String,
+    pub link: String,
+    pub expires: String,
 }
 
 #[server(prefix = "/_fn", endpoint = "load_settings")]
@@ -25,6 +34,7 @@ pub async fn load_settings() -> Result<SettingsData, ServerFnError> {
         .workspace(account.workspace_id)
         .await?
         .ok_or_else(|| ServerFnError::new("this account's workspace is gone"))?;
+    let base = crate::server::dashboard::base_url().await;
     Ok(SettingsData {
         workspace: ws.name,
         sdk_key: ws.sdk_key,
@@ -33,8 +43,76 @@ pub async fn load_settings() -> Result<SettingsData, ServerFnError> {
         identify_verification: ws.identify_verification,
         accounts: state.store.account_emails(account.workspace_id).await?,
         account: account.email,
-        base_url: crate::server::dashboard::base_url().await,
+        invites: state
+            .store
+            .invites(account.workspace_id)
+            .await?
+            .into_iter()
+            .map(|i| PendingInvite {
+                link: format!("{base}/invite?token={}", i.token),
+                expires: crate::model::time::display_date(
+                    &chrono::DateTime::from_timestamp_millis(i.expires_at).unwrap_or_default(),
+                ),
+                email: i.email,
+                invited_by: i.invited_by,
+            })
+            .collect(),
+        base_url: base,
     })
+}
+
+/// Invites a colleague: their link appears under "Accounts" to send them.
+#[server(prefix = "/_fn", endpoint = "invite")]
+pub async fn invite(email: String) -> Result<(), ServerFnError> {
+    use crate::server::store::accounts::AccountError;
+    let (state, account) = crate::server::dashboard::signed_in().await?;
+    match state
+        .store
+        .create_invite(account.workspace_id, &email, &account.email)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(AccountError::Exists) => Err(ServerFnError::new(format!(
+            "{} has an account already",
+            email.trim()
+        ))),
+        Err(e) => Err(ServerFnError::new(e.to_string())),
+    }
+}
+
+#[server(prefix = "/_fn", endpoint = "revoke_invite")]
+pub async fn revoke_invite(email: String) -> Result<(), ServerFnError> {
+    let (state, account) = crate::server::dashboard::signed_in().await?;
+    state
+        .store
+        .revoke_invite(account.workspace_id, &email)
+        .await?;
+    Ok(())
+}
+
+/// Removes a colleague's account; nobody can remove their own.
+#[server(prefix = "/_fn", endpoint = "remove_account")]
+pub async fn remove_account(email: String, confirm: Option<String>) -> Result<(), ServerFnError> {
+    let (state, account) = crate::server::dashboard::signed_in().await?;
+    if confirm.as_deref() != Some("yes") {
+        return Err(ServerFnError::new("tick the box to confirm the removal"));
+    }
+    if email.trim().eq_ignore_ascii_case(&account.email) {
+        return Err(ServerFnError::new(
+            "you cannot remove your own account; ask a colleague",
+        ));
+    }
+    if !state
+        .store
+        .remove_account(account.workspace_id, &email)
+        .await?
+    {
+        return Err(ServerFnError::new(format!(
+            "no account is {}",
+            email.trim()
+        )));
+    }
+    Ok(())
 }
 
 /// Replaces a key. `confirm` is the "I understand" box of the form.
@@ -128,8 +206,19 @@ fn snippet(base_url: &str, sdk_key: &str) -> String {
 pub fn Settings() -> impl IntoView {
     let rotate = ServerAction::<RotateKey>::new();
     let verify = ServerAction::<SetVerification>::new();
+    let invite = ServerAction::<Invite>::new();
+    let revoke = ServerAction::<RevokeInvite>::new();
+    let remove = ServerAction::<RemoveAccount>::new();
     let data = Resource::new(
-        move || (rotate.version().get(), verify.version().get()),
+        move || {
+            (
+                rotate.version().get(),
+                verify.version().get(),
+                invite.version().get(),
+                revoke.version().get(),
+                remove.version().get(),
+            )
+        },
         |_| load_settings(),
     );
     let rotate_error = move || {
@@ -138,6 +227,16 @@ pub fn Settings() -> impl IntoView {
             .get()
             .and_then(|r| r.err())
             .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
+    };
+    let account_error = move || {
+        [
+            invite.value().get().and_then(|r| r.err()),
+            remove.value().get().and_then(|r| r.err()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
+        .collect_view()
     };
     view! {
         <Title text="Settings" />
@@ -187,12 +286,68 @@ pub fn Settings() -> impl IntoView {
                             </section>
                             <section class="panel" aria-labelledby="accounts-h">
                                 <h2 id="accounts-h">"Accounts"</h2>
+                                {account_error}
                                 <ul class="accounts">
-                                    {d.accounts.iter().map(|email| {
-                                        let me = *email == d.account;
-                                        view! { <li>{email.clone()} {me.then_some(" (you)")}</li> }
+                                    {d.accounts.clone().into_iter().map(|email| {
+                                        let me = email == d.account;
+                                        let (shown, in_form, in_label) = (email.clone(), email.clone(), email.clone());
+                                        view! {
+                                            <li data-account=email.clone()>
+                                                <span>{shown} {me.then_some(" (you)")}</span>
+                                                {(!me).then(move || view! {
+                                                    <details>
+                                                        <summary>"Remove"</summary>
+                                                        <ActionForm action=remove>
+                                                            <input type="hidden" name="email" value=in_form />
+                                                            <label>
+                                                                <input type="checkbox" name="confirm" value="yes" required />
+                                                                {format!(" Yes, {in_label} can no longer sign in")}
+                                                            </label>
+                                                            <button type="submit" class="danger">"Remove account"</button>
+                                                        </ActionForm>
+                                                    </details>
+                                                })}
+                                            </li>
+                                        }
                                     }).collect_view()}
                                 </ul>
+                                {(!d.invites.is_empty()).then(|| view! {
+                                    <h3>"Invitations waiting"</h3>
+                                    <ul class="invites">
+                                        {d.invites.clone().into_iter().map(|i| {
+                                            let link = i.link.clone();
+                                            let copied = RwSignal::new(false);
+                                            let copy_label = format!("Copy the invitation link for {}", i.email);
+                                            let note = format!("invited by {}, until {}", i.invited_by, i.expires);
+                                            let revoke_email = i.email.clone();
+                                            view! {
+                                                <li data-invite=i.email.clone()>
+                                                    <span>{i.email.clone()}</span>
+                                                    <span class="help">{note}</span>
+                                                    <div class="key-value">
+                                                        <code data-invite-link="">{i.link.clone()}</code>
+                                                        <button type="button" aria-label=copy_label
+                                                            on:click=move |_| { copy(link.clone()); copied.set(true); }>
+                                                            {move || if copied.get() { "Copied" } else { "Copy" }}
+                                                        </button>
+                                                    </div>
+                                                    <ActionForm action=revoke>
+                                                        <input type="hidden" name="email" value=revoke_email />
+                                                        <button type="submit">"Revoke"</button>
+                                                    </ActionForm>
+                                                </li>
+                                            }
+                                        }).collect_view()}
+                                    </ul>
+                                })}
+                                <ActionForm action=invite attr:class="invite">
+                                    <label>
+                                        "Invite a colleague by email"
+                                        <input type="email" name="email" required placeholder="colleague@example.com" />
+                                    </label>
+                                    <button type="submit">"Create invitation link"</button>
+                                </ActionForm>
+                                <p class="help">"userdeck sends no email: send the link yourself. It works once, for 7 days."</p>
                             </section>
                         }
                         .into_any()

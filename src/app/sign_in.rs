@@ -13,6 +13,11 @@ fn message(code: &str) -> String {
         "unavailable" => "The server could not check that right now. Try again.".into(),
         "signed_out" => "You are signed out.".into(),
         "setup_done" => "The first account exists already: sign in with it.".into(),
+        "invite_gone" => {
+            "This invitation link has expired, was revoked or was used already. Ask for a new one."
+                .into()
+        }
+        "invite_used" => "Your account exists already: sign in with it.".into(),
         other => other.to_string(),
     }
 }
@@ -82,6 +87,38 @@ pub fn Setup() -> impl IntoView {
                 <label>
                     "Email" <input type="email" name="email" autocomplete="username" required />
                 </label>
+                <label>
+                    "Password (10 characters or more)"
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="new-password"
+                        minlength="10"
+                        required
+                    />
+                </label>
+                <button type="submit">"Create account"</button>
+            </form>
+        </main>
+    }
+}
+
+/// An invitation link from Settings: the invited person chooses a password.
+#[component]
+pub fn AcceptInvite() -> impl IntoView {
+    let query = use_query_map();
+    let token = move || query.read().get("token").unwrap_or_default();
+    view! {
+        <Title text="Join" />
+        <main class="auth">
+            <form class="auth-card" method="post" action="/invite">
+                <h1>
+                    <img src="/logo.svg" alt="" width="24" height="24" />
+                    " Join userdeck"
+                </h1>
+                <p>"You were invited. Choose a password to create your account; your email is the one the invitation was made for."</p>
+                <Notice />
+                <input type="hidden" name="token" value=token />
                 <label>
                     "Password (10 characters or more)"
                     <input

@@ -2,6 +2,9 @@
 //! shared links work), rendered whole on the server so it works without the
 //! wasm too.
 
+use super::profile::{Shown, Value};
+use super::user_actions::{AddTag, DeleteUser, DeleteUserForm, RemovableTag, RetagUser};
+use leptos::form::ActionForm;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -19,6 +22,8 @@ pub struct UserListRow {
     pub last_activity_ago: Option<String>,
     pub sessions: i64,
     pub tags: Vec<String>,
+    /// One value per chosen attribute column (None: the user lacks it).
+    pub values: Vec<Option<Shown>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,6 +31,38 @@ pub struct UserListPage {
     pub rows: Vec<UserListRow>,
     pub next_cursor: Option<String>,
     pub total: i64,
+    /// The attribute columns this account shows, and those it could add.
+    pub columns: Vec<String>,
+    pub addable: Vec<String>,
+}
+
+/// Adds or removes one attribute column of the signed-in account's list.
+#[server(prefix = "/_fn", endpoint = "set_columns")]
+pub async fn set_columns(add: Option<String>, remove: Option<String>) -> Result<(), ServerFnError> {
+    use crate::server::store::accounts::MAX_COLUMNS;
+    let (state, account) = crate::server::dashboard::signed_in().await?;
+    let mut columns = state.store.user_columns(account.id).await?;
+    if let Some(name) = add.filter(|a| !a.is_empty()) {
+        let known = state.store.definitions(account.workspace_id).await?;
+        if !known.iter().any(|d| d.name == name) {
+            return Err(ServerFnError::new(format!(
+                "no attribute is named {name:?}; pick one from the list"
+            )));
+        }
+        if !columns.contains(&name) {
+            if columns.len() >= MAX_COLUMNS {
+                return Err(ServerFnError::new(format!(
+                    "the list shows at most {MAX_COLUMNS} attribute columns; remove one first"
+                )));
+            }
+            columns.push(name);
+        }
+    }
+    if let Some(name) = remove {
+        columns.retain(|c| *c != name);
+    }
+    state.store.set_user_columns(account.id, &columns).await?;
+    Ok(())
 }
 
 #[server(prefix = "/_fn", endpoint = "list_users")]
@@ -69,6 +106,15 @@ pub async fn list_users(
         skip_total: false,
     };
     let page = state.store.list_users(account.workspace_id, &query).await?;
+    let columns = state.store.user_columns(account.id).await?;
+    let addable = state
+        .store
+        .definitions(account.workspace_id)
+        .await?
+        .into_iter()
+        .map(|d| d.name)
+        .filter(|n| !columns.contains(n))
+        .collect();
     let now = chrono::Utc::now().timestamp_millis();
     let rows = page
         .users
@@ -82,6 +128,15 @@ pub async fn list_users(
             user_id: u.user_id,
             name: u.name,
             email: u.email,
+            values: columns
+                .iter()
+                .map(|c| {
+                    u.attributes
+                        .iter()
+                        .find(|a| a.name == *c)
+                        .map(|a| Shown::of(&a.value))
+                })
+                .collect(),
             sessions: u.sessions,
             tags: u.tags,
         })
@@ -90,6 +145,8 @@ pub async fn list_users(
         rows,
         next_cursor: page.next_cursor,
         total: page.total,
+        columns,
+        addable,
     })
 }
 
@@ -134,8 +191,13 @@ fn href(q: &str, has: &str, sort: &str, cursor: Option<&str>) -> String {
     }
 }
 
+/// The CSV export of the view (every page of it, not only the one shown).
+fn export_href(q: &str, has: &str, sort: &str) -> String {
+    href(q, has, sort, None).replacen("/users", "/users/export.csv", 1)
+}
+
 /// `1,000,000`.
-fn thousands(n: i64) -> String {
+pub fn thousands(n: i64) -> String {
     let digits = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -157,7 +219,11 @@ fn short_jimer(j: &str) -> String {
 }
 
 #[component]
-fn Row(row: UserListRow) -> impl IntoView {
+fn Row(
+    row: UserListRow,
+    retag: ServerAction<RetagUser>,
+    delete: ServerAction<DeleteUser>,
+) -> impl IntoView {
     let who = match (&row.name, &row.user_id) {
         (Some(name), _) => name.clone(),
         (None, Some(id)) => id.clone(),
@@ -167,10 +233,11 @@ fn Row(row: UserListRow) -> impl IntoView {
         Some(id) => id.clone(),
         None => short_jimer(&row.jimer_id),
     };
+    let jimer = row.jimer_id.clone();
     view! {
-        <tr>
+        <tr data-jimer=row.jimer_id.clone()>
             <td>
-                <a class="who" href=format!("/users/{}", row.jimer_id)>{who}</a>
+                <a class="who" href=format!("/users/{}", row.jimer_id)>{who.clone()}</a>
                 <span class="sub">{sub}</span>
             </td>
             <td>{row.email.clone().unwrap_or_default()}</td>
@@ -181,10 +248,47 @@ fn Row(row: UserListRow) -> impl IntoView {
                 }}
             </td>
             <td class="num">{row.sessions}</td>
-            <td>
-                {row.tags.iter().map(|t| view! { <span class="chip">{t.clone()}</span> }).collect_view()}
+            <td class="tags">
+                {row.tags.iter().map(|t| view! { <RemovableTag jimer_id=jimer.clone() tag=t.clone() action=retag /> }).collect_view()}
+            </td>
+            {row.values.into_iter().map(|v| view! {
+                <td>{match v {
+                    Some(v) => view! { <Value value=v /> }.into_any(),
+                    None => view! { <span class="muted">"—"</span> }.into_any(),
+                }}</td>
+            }).collect_view()}
+            <td class="row-actions">
+                <details>
+                    <summary aria-label=format!("Actions for {who}")>"⋯"</summary>
+                    <div class="menu">
+                        <AddTag jimer_id=jimer.clone() who=who.clone() action=retag />
+                        <DeleteUserForm jimer_id=jimer who=who back=None action=delete />
+                    </div>
+                </details>
             </td>
         </tr>
+    }
+}
+
+/// "Columns": add an attribute column, from the workspace's keys.
+#[component]
+fn AddColumn(addable: Vec<String>, action: ServerAction<SetColumns>) -> impl IntoView {
+    view! {
+        <details class="columns-menu">
+            <summary>"Columns"</summary>
+            <div class="menu">
+                <ActionForm action>
+                    <label>
+                        "Add the column"
+                        <select name="add" required>
+                            <option value="">"Choose an attribute"</option>
+                            {addable.into_iter().map(|a| view! { <option value=a.clone()>{a.clone()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <button type="submit">"Add column"</button>
+                </ActionForm>
+            </div>
+        </details>
     }
 }
 
@@ -192,10 +296,36 @@ fn Row(row: UserListRow) -> impl IntoView {
 pub fn Users() -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.read().get(k).unwrap_or_default();
+    let retag = ServerAction::<RetagUser>::new();
+    let delete = ServerAction::<DeleteUser>::new();
+    let columns = ServerAction::<SetColumns>::new();
     let page = Resource::new(
-        move || (param("q"), param("has"), param("sort"), param("cursor")),
-        |(q, has, sort, cursor)| list_users(Some(q), Some(has), Some(sort), Some(cursor)),
+        move || {
+            (
+                param("q"),
+                param("has"),
+                param("sort"),
+                param("cursor"),
+                (
+                    retag.version().get(),
+                    delete.version().get(),
+                    columns.version().get(),
+                ),
+            )
+        },
+        |(q, has, sort, cursor, _)| list_users(Some(q), Some(has), Some(sort), Some(cursor)),
     );
+    let errors = move || {
+        [
+            retag.value().get().and_then(|r| r.err()),
+            delete.value().get().and_then(|r| r.err()),
+            columns.value().get().and_then(|r| r.err()),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
+        .collect_view()
+    };
     view! {
         <Title text="Users" />
         <header class="page-head">
@@ -208,7 +338,9 @@ pub fn Users() -> impl IntoView {
                 <input type="hidden" name="has" value=move || param("has") />
                 <button type="submit">"Search"</button>
             </form>
+            <a class="button" download="" href=move || export_href(&param("q"), &param("has"), &param("sort"))>"Export CSV"</a>
         </header>
+        {errors}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let (q, has, sort) = (param("q"), param("has"), param("sort"));
@@ -244,10 +376,20 @@ pub fn Users() -> impl IntoView {
                                             }
                                         }).collect_view()}
                                         <th scope="col">"Tags"</th>
+                                        {p.columns.clone().into_iter().map(|c| view! {
+                                            <th scope="col" class="attr-col">
+                                                <code>{c.clone()}</code>
+                                                <ActionForm action=columns>
+                                                    <input type="hidden" name="remove" value=c.clone() />
+                                                    <button type="submit" class="chip-remove" aria-label=format!("Remove the column {c}")>"×"</button>
+                                                </ActionForm>
+                                            </th>
+                                        }).collect_view()}
+                                        <th scope="col"><AddColumn addable=p.addable.clone() action=columns /></th>
                                     </tr>
                                 </thead>
                                 <tbody>
-                                    {p.rows.into_iter().map(|row| view! { <Row row /> }).collect_view()}
+                                    {p.rows.into_iter().map(|row| view! { <Row row retag delete /> }).collect_view()}
                                 </tbody>
                             </table>
                             <nav class="pager" aria-label="Pages">

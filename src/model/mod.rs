@@ -1,5 +1,6 @@
 //! Shared, pure types and rules, compiled for the server and the browser.
 
 pub mod attribute;
+pub mod distribution;
 pub mod profile;
 pub mod time;

@@ -405,7 +405,11 @@ mod tests {
         assert!(check_tag(&"x".repeat(41)).is_err());
         assert!(check_tag("a\u{0}b").is_err());
         assert_eq!(
-            retag(&v(&["beta", "vip"]), &v(&["Beta", "churn-risk"]), &v(&["VIP"])),
+            retag(
+                &v(&["beta", "vip"]),
+                &v(&["Beta", "churn-risk"]),
+                &v(&["VIP"])
+            ),
             Ok(v(&["beta", "churn-risk"]))
         );
         assert!(retag(&[], &v(&[""]), &[]).is_err());

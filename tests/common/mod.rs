@@ -1,6 +1,8 @@
 //! Test helpers: fresh databases on SQLite and, when configured, PostgreSQL.
 #![allow(dead_code)]
 
+pub mod site;
+
 use sqlx::Connection;
 use userdeck::server::store::Store;
 

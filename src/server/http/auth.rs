@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 pub const SESSION_COOKIE: &str = "userdeck_session";
 /// Pages anyone may open.
-const PUBLIC_PAGES: &[&str] = &["/sign-in", "/setup"];
+const PUBLIC_PAGES: &[&str] = &["/sign-in", "/setup", "/invite"];
 
 /// The session token of the request's cookie, if any.
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
@@ -230,6 +230,41 @@ pub async fn setup(
         }
         Err(AccountError::Invalid(msg)) => again(&msg),
         Err(AccountError::Exists) => Redirect::to("/sign-in?error=setup_done").into_response(),
+        Err(AccountError::Store(_)) => again("unavailable"),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct InviteForm {
+    token: String,
+    password: String,
+}
+
+/// An invitation link from Settings: the invited person picks a password.
+pub async fn accept_invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<InviteForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return forbidden();
+    }
+    let again = |error: &str| {
+        Redirect::to(&format!(
+            "/invite?token={}&error={}",
+            encode(&form.token),
+            encode(error)
+        ))
+        .into_response()
+    };
+    match state.store.accept_invite(&form.token, &form.password).await {
+        Ok(Some(account)) => match state.store.create_session(&account).await {
+            Ok(token) => with_session_cookie("/users", &token),
+            Err(_) => again("unavailable"),
+        },
+        Ok(None) => again("invite_gone"),
+        Err(AccountError::Invalid(msg)) => again(&msg),
+        Err(AccountError::Exists) => Redirect::to("/sign-in?error=invite_used").into_response(),
         Err(AccountError::Store(_)) => again("unavailable"),
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod export;
 pub mod rest;
 pub mod sdk;
 
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, generate_route_list(App), move || {
             shell(options.clone())
         })
+        .route("/users/export.csv", get(export::users_csv))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_session,
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/sdk/v1", sdk)
         .route("/sign-in", post(auth::sign_in))
         .route("/setup", post(auth::setup))
+        .route("/invite", post(auth::accept_invite))
         .route("/sign-out", post(auth::sign_out))
         .merge(pages)
         .fallback(files_or_not_found)

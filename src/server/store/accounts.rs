@@ -87,6 +87,7 @@ async fn verify_password(password: String, hash: String) -> bool {
 /// A pending invitation, as Settings lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invite {
+    pub token: String,
     pub email: String,
     pub invited_by: String,
     pub expires_at: i64,
@@ -213,9 +214,8 @@ impl Store {
         Ok(())
     }
 
-    /// Invites `email` to the workspace; answers the token of the link
-    /// (shown once: only its hash is kept). A new invitation to the same
-    /// address replaces the old one.
+    /// Invites `email` to the workspace; answers the token of the link. A
+    /// new invitation to the same address replaces the old one.
     pub async fn create_invite(
         &self,
         workspace: i64,
@@ -241,10 +241,10 @@ impl Store {
             .await
             .map_err(StoreError::from)?;
         sqlx::query(
-            "INSERT INTO invites (token_hash, workspace_id, email, invited_by, created_at, expires_at)
+            "INSERT INTO invites (token, workspace_id, email, invited_by, created_at, expires_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(token_hash(&token))
+        .bind(&token)
         .bind(workspace)
         .bind(&email)
         .bind(invited_by)
@@ -259,13 +259,13 @@ impl Store {
 
     /// The email an unexpired invitation is for.
     pub async fn invite_email(&self, token: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT email FROM invites WHERE token_hash = $1 AND expires_at > $2",
+        Ok(
+            sqlx::query_scalar("SELECT email FROM invites WHERE token = $1 AND expires_at > $2")
+                .bind(token)
+                .bind(now_ms())
+                .fetch_optional(&self.pool)
+                .await?,
         )
-        .bind(token_hash(token))
-        .bind(now_ms())
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     /// Creates the invited account with its password and uses up the invitation.
@@ -275,9 +275,9 @@ impl Store {
         password: &str,
     ) -> Result<Option<Account>, AccountError> {
         let row = sqlx::query(
-            "SELECT workspace_id, email FROM invites WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT workspace_id, email FROM invites WHERE token = $1 AND expires_at > $2",
         )
-        .bind(token_hash(token))
+        .bind(token)
         .bind(now_ms())
         .fetch_optional(&self.pool)
         .await
@@ -286,8 +286,8 @@ impl Store {
         let workspace: i64 = row.try_get("workspace_id").map_err(StoreError::from)?;
         let email: String = row.try_get("email").map_err(StoreError::from)?;
         let account = self.create_account(workspace, &email, password).await?;
-        sqlx::query("DELETE FROM invites WHERE token_hash = $1")
-            .bind(token_hash(token))
+        sqlx::query("DELETE FROM invites WHERE token = $1")
+            .bind(token)
             .execute(&self.pool)
             .await
             .map_err(StoreError::from)?;
@@ -296,7 +296,7 @@ impl Store {
 
     pub async fn invites(&self, workspace: i64) -> Result<Vec<Invite>, StoreError> {
         let rows = sqlx::query(
-            "SELECT email, invited_by, expires_at FROM invites WHERE workspace_id = $1 AND expires_at > $2 ORDER BY email",
+            "SELECT token, email, invited_by, expires_at FROM invites WHERE workspace_id = $1 AND expires_at > $2 ORDER BY email",
         )
         .bind(workspace)
         .bind(now_ms())
@@ -305,6 +305,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(Invite {
+                    token: r.try_get("token")?,
                     email: r.try_get("email")?,
                     invited_by: r.try_get("invited_by")?,
                     expires_at: r.try_get("expires_at")?,
@@ -344,7 +345,11 @@ impl Store {
             .unwrap_or_default())
     }
 
-    pub async fn set_user_columns(&self, account: i64, columns: &[String]) -> Result<(), StoreError> {
+    pub async fn set_user_columns(
+        &self,
+        account: i64,
+        columns: &[String],
+    ) -> Result<(), StoreError> {
         sqlx::query("UPDATE accounts SET user_columns = $2 WHERE id = $1")
             .bind(account)
             .bind(serde_json::to_string(columns).unwrap_or_else(|_| "[]".into()))

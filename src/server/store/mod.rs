@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod bulk;
 pub mod definitions;
+pub mod distribution;
 pub mod users;
 pub mod workspace;
 pub mod writer;

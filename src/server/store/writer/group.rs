@@ -2,7 +2,7 @@
 //! read once and kept in memory, and the writes it owes the database.
 
 use super::super::definitions::{add_sources, add_users, fix_type, type_of, UsersDelta};
-use super::super::users::{UserKey};
+use super::super::users::UserKey;
 use super::super::users::{
     attributes_of, attributes_of_uids, find_user, users_where, AttrRow, UserRow, Who,
 };
@@ -130,12 +130,13 @@ impl<'a> Group<'a> {
                     jimer_id,
                     user_id,
                 } => (*workspace, vec![(false, jimer_id), (true, user_id)]),
-                WriteOp::DeleteUser { workspace, user } | WriteOp::Retag { workspace, user, .. } => {
-                    match user {
-                        UserKey::UserId(k) => (*workspace, vec![(true, k.as_str())]),
-                        UserKey::JimerId(k) => (*workspace, vec![(false, k.as_str())]),
-                    }
-                }
+                WriteOp::DeleteUser { workspace, user }
+                | WriteOp::Retag {
+                    workspace, user, ..
+                } => match user {
+                    UserKey::UserId(k) => (*workspace, vec![(true, k.as_str())]),
+                    UserKey::JimerId(k) => (*workspace, vec![(false, k.as_str())]),
+                },
             };
             for (by_user_id, key) in keys {
                 // Not found unless the read below finds it.

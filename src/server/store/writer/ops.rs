@@ -125,7 +125,8 @@ impl Group<'_> {
                 let Some(mut row) = self.find(*workspace, user.who()).await? else {
                     return Ok(WriteOutcome::Tags(None));
                 };
-                let tags = retag(&row.tags, add, remove).map_err(|m| WriteError::Rejected(invalid_tags(m)))?;
+                let tags = retag(&row.tags, add, remove)
+                    .map_err(|m| WriteError::Rejected(invalid_tags(m)))?;
                 if tags != row.tags {
                     row.tags = tags;
                     self.save(*workspace, &mut row).await?;
