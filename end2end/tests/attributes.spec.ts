@@ -3,6 +3,7 @@
 import { test, expect } from "@playwright/test";
 import { BASE_URL, keys } from "../e2e-env";
 import { signInAt } from "../sign-in";
+import { watchErrors } from "../watch";
 
 test.beforeAll(async ({ request }) => {
   const res = await request.post(`${BASE_URL}/api/v1/batch`, {
@@ -44,11 +45,43 @@ for (const js of [true, false]) {
       await expect(page.locator("table.attribute-keys tbody tr").first().locator("td.num")).toHaveText(String(most));
 
       // The users who have it.
-      await page.getByRole("link", { name: "attr_size" }).click();
+      await page.getByRole("link", { name: "attr_size", exact: true }).click();
       await expect(page).toHaveURL(/\/users\?has=attr_size$/);
       await expect(page.locator(".total")).toContainText("2 users with the attribute attr_size");
       await expect(page.locator("table.users tbody tr")).toHaveCount(2);
       if (js) await page.screenshot({ path: test.info().outputPath("attributes.png"), fullPage: true });
+    });
+  });
+}
+
+for (const js of [true, false]) {
+  test.describe(js ? "chart with JavaScript" : "chart without JavaScript", () => {
+    test.use({ javaScriptEnabled: js });
+
+    test("an attribute opens its distribution as a chart", async ({ page }) => {
+      const errors = watchErrors(page);
+      await signInAt(page, "/attributes");
+      await page.getByRole("link", { name: "Distribution of attr_color" }).click();
+      await expect(page).toHaveURL(/\/attributes\/attr_color$/);
+      await expect(page.locator("h1")).toContainText("attr_color");
+      const chart = page.getByRole("img", { name: "Top 3 values" });
+      await expect(chart).toBeVisible();
+      await expect(chart.locator("rect.bar")).toHaveCount(3);
+      await expect(chart.locator("text")).toContainText(["blue", "1", "green", "1", "red", "1"]);
+      await page.getByText("Show as a table").click();
+      await expect(page.locator(".distribution tbody tr")).toHaveCount(3);
+      if (js) await page.screenshot({ path: test.info().outputPath("attribute-chart.png"), fullPage: true });
+
+      await page.goto(`${BASE_URL}/attributes/attr_size`);
+      const histogram = page.getByRole("img", { name: /^Histogram in \d+ bins, from 3 – 4 to 5 – 6$/ });
+      await expect(histogram).toBeVisible();
+      await page.getByRole("link", { name: "See them" }).click();
+      await expect(page).toHaveURL(/\/users\?has=attr_size$/);
+      await expect(page.locator(".total")).toHaveAttribute("data-total", "2");
+
+      await page.goto(`${BASE_URL}/attributes/no_such_thing`);
+      await expect(page.locator("h1")).toHaveText("No such attribute");
+      expect(errors).toEqual([]);
     });
   });
 }

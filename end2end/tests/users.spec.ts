@@ -35,7 +35,7 @@ for (const js of [true, false]) {
       page.on("dialog", (d) => errors.push(`dialog: ${d.message()}`));
       await signIn(page, "/users");
       await expect(page).toHaveURL(/\/users$/);
-      await expect(page.locator("table.users thead th")).toHaveText([/^Name \/ ID/, /^Email/, /^Last activity/, /^Sessions/, /^Tags/]);
+      await expect(page.locator("table.users thead th")).toHaveText([/^Name \/ ID/, /^Email/, /^Last activity/, /^Sessions/, /^Tags/, /^Columns/]);
 
       await page.getByLabel("Search users").fill("LISTCHECK");
       await page.getByRole("button", { name: "Search" }).click();

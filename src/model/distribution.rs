@@ -50,11 +50,17 @@ pub fn bins(min: f64, max: f64, dates: bool) -> (f64, f64, usize) {
         1.0
     } else {
         let magnitude = 10f64.powf(raw.log10().floor());
-        [1.0, 2.0, 5.0, 10.0]
+        let w = [1.0, 2.0, 5.0, 10.0]
             .into_iter()
             .map(|m| m * magnitude)
             .find(|w| *w >= raw)
-            .unwrap_or(10.0 * magnitude)
+            .unwrap_or(10.0 * magnitude);
+        // Whole numbers (counts, seats) get whole bins.
+        if min.fract() == 0.0 && max.fract() == 0.0 {
+            w.max(1.0)
+        } else {
+            w
+        }
     };
     let low = (min / width).floor() * width;
     let n = (((max - low) / width).floor() as usize + 1).min(TARGET_BINS as usize * 3);
@@ -67,7 +73,9 @@ pub fn bin_label(low: f64, width: f64, dates: bool) -> String {
         let at = chrono::DateTime::from_timestamp_millis(low as i64).unwrap_or_default();
         display_date(&at)
     } else {
-        format!("{} – {}", format_number(low), format_number(low + width))
+        // Bin edges are sums of floats: print them rounded (0.6, not 0.6000000000000001).
+        let round = |x: f64| format_number((x * 1e9).round() / 1e9);
+        format!("{} – {}", round(low), round(low + width))
     }
 }
 
@@ -85,6 +93,12 @@ mod tests {
         let (low, width, n) = bins(-0.013, 0.2, false);
         assert!((width - 0.02).abs() < 1e-12 && low <= -0.013 && low + width * n as f64 > 0.2);
         assert_eq!(bin_label(10.0, 5.0, false), "10 – 15");
+        assert_eq!(
+            bins(3.0, 5.0, false),
+            (3.0, 1.0, 3),
+            "whole numbers, whole bins"
+        );
+        assert_eq!(bin_label(0.2 * 3.0, 0.2, false), "0.6 – 0.8");
     }
 
     #[test]
