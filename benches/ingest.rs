@@ -31,12 +31,15 @@
 //! The load generator runs on the same machine and competes with the server
 //! for its cores; the CPU time each side used is printed with the figures.
 
+mod support;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{machine, Server};
 
 const BATCH: u64 = 1000;
 const ATTRS_PER_BATCH_USER: u64 = 10;
@@ -104,38 +107,6 @@ fn knobs() -> Knobs {
 }
 
 // ---------------------------------------------------------------- machine
-
-fn machine() -> String {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, m)| m.trim().to_string())
-        .unwrap_or_else(|| "unknown CPU".into());
-    let mhz = cpuinfo
-        .lines()
-        .find(|l| l.starts_with("cpu MHz"))
-        .and_then(|l| l.split_once(':'))
-        .map(|(_, m)| format!(" @ {:.0} MHz", m.trim().parse::<f64>().unwrap_or(0.0)))
-        .unwrap_or_default();
-    let nproc = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem_kb: u64 = std::fs::read_to_string("/proc/meminfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("MemTotal:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!(
-        "{nproc} CPUs ({model}{mhz}), {:.1} GiB RAM, Linux {}",
-        mem_kb as f64 / 1024.0 / 1024.0,
-        kernel.trim()
-    )
-}
 
 /// The 1-minute load average: other work on the machine skews the figures.
 fn load_average() -> String {
@@ -206,108 +177,6 @@ fn peak_rss_mib(pid: u32) -> f64 {
 }
 
 // ---------------------------------------------------------------- server
-
-struct Server {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Server {
-    async fn start(bin: &Path, db_url: &str, dir: &Path) -> Server {
-        let log = dir.join("server.log");
-        for _ in 0..3 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let addr = format!("127.0.0.1:{port}");
-            let out = std::fs::File::create(&log).unwrap();
-            let mut child = Command::new(bin)
-                .args(["serve", "--addr", &addr, "--database-url", db_url])
-                .stdin(Stdio::null())
-                .stdout(out.try_clone().unwrap())
-                .stderr(out)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let base = format!("http://{addr}");
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(2))
-                .build()
-                .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(60);
-            loop {
-                if child.try_wait().unwrap().is_some() {
-                    eprintln!(
-                        "server exited at start (port {port} taken?):\n{}",
-                        tail(&log)
-                    );
-                    break;
-                }
-                if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
-                    if r.status() == 200 {
-                        return Server { child, base, log };
-                    }
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    panic!(
-                        "the server did not answer /healthz within 60 s:\n{}",
-                        tail(&log)
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        panic!("could not start the server");
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Asks for a graceful stop (SIGINT), then insists.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Server log lines at WARN or ERROR level.
-    fn problems(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains("WARN") || l.contains("ERROR") || l.contains("panicked"))
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
 
 fn secret_key(bin: &Path, db_url: &str) -> String {
     let out = Command::new(bin)
@@ -908,7 +777,7 @@ async fn bench_db(k: &Knobs, kind: &str) -> Report {
     let mut identify = Vec::new();
     let db_a = Db::new(kind, "a").await;
     let key = secret_key(&k.bin, &db_a.url());
-    let server = Server::start(&k.bin, &db_a.url(), &db_a.dir()).await;
+    let server = Server::start(&k.bin, &db_a.url(), &db_a.dir(), &[]).await;
     let settings = db_a.settings().await;
     for &n in &k.clients {
         eprintln!(
@@ -930,7 +799,7 @@ async fn bench_db(k: &Knobs, kind: &str) -> Report {
     eprintln!("== {kind}: (b) batch, (c) size: loading {} users", k.users);
     let db_b = Db::new(kind, "b").await;
     let key = secret_key(&k.bin, &db_b.url());
-    let server = Server::start(&k.bin, &db_b.url(), &db_b.dir()).await;
+    let server = Server::start(&k.bin, &db_b.url(), &db_b.dir(), &[]).await;
     let load = batch_run(
         &server.base,
         &key,

@@ -530,3 +530,68 @@ async fn distributions_count_values_elements_and_bins() {
         );
     }
 }
+
+#[tokio::test]
+async fn attribute_columns_sort_the_users_who_have_them() {
+    let _turn = SERIAL.lock().await;
+    for db in common::databases().await {
+        let n = db.name;
+        let (_, _, ws) = signed_in(&db).await;
+        // Pages of one user each, so every page boundary is crossed.
+        let walk = |sort: &'static str, search: Option<&'static str>| {
+            let store = db.store.clone();
+            async move {
+                let sort = userdeck::server::store::users::Sort::parse(sort).unwrap();
+                let (mut ids, mut cursor) = (Vec::new(), None);
+                let mut total: i64;
+                loop {
+                    let page = store
+                        .list_users(
+                            ws,
+                            &ListQuery {
+                                search: search.map(str::to_string),
+                                sort: sort.clone(),
+                                limit: 1,
+                                cursor: cursor.take(),
+                                ..Default::default()
+                            },
+                        )
+                        .await
+                        .unwrap();
+                    total = page.total;
+                    ids.extend(page.users.iter().filter_map(|u| u.user_id.clone()));
+                    match page.next_cursor {
+                        Some(c) => {
+                            cursor = Some(
+                                userdeck::server::store::users::Cursor::decode(&c, &sort).unwrap(),
+                            )
+                        }
+                        None => break,
+                    }
+                }
+                (total, ids)
+            }
+        };
+        assert_eq!(
+            walk("attr:mrr", None).await,
+            (3, vec!["u2".into(), "u1".into(), "u3".into()]),
+            "{n}"
+        );
+        assert_eq!(
+            walk("-attr:mrr", None).await,
+            (3, vec!["u3".into(), "u1".into(), "u2".into()]),
+            "{n}"
+        );
+        assert_eq!(
+            walk("-attr:signup", None).await.1,
+            vec!["u3", "u2", "u1"],
+            "{n}: dates"
+        );
+        let by_plan = walk("attr:plan", None).await.1;
+        assert_eq!(by_plan[0], "u2", "{n}: Free first");
+        assert_eq!(by_plan.len(), 3, "{n}: then both Pro users");
+        assert_eq!(walk("attr:plan", Some("acme")).await.0, 2, "{n}");
+        assert_eq!(walk("attr:no_such_key", None).await, (0, vec![]), "{n}");
+        assert!(userdeck::server::store::users::Sort::parse("attr:").is_none());
+    }
+}

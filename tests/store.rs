@@ -343,7 +343,7 @@ async fn bulk_insert_list_pages_search_and_delete() {
                     .list_users(
                         ws,
                         &ListQuery {
-                            sort,
+                            sort: sort.clone(),
                             limit: 25,
                             cursor: cursor.take(),
                             ..Default::default()
@@ -356,7 +356,7 @@ async fn bulk_insert_list_pages_search_and_delete() {
                 match page.next_cursor {
                     Some(c) => {
                         cursor =
-                            Some(userdeck::server::store::users::Cursor::decode(&c, sort).unwrap())
+                            Some(userdeck::server::store::users::Cursor::decode(&c, &sort).unwrap())
                     }
                     None => break,
                 }

@@ -35,11 +35,19 @@ for (const js of [true, false]) {
       await page.locator(".columns-menu summary").click();
       await page.getByLabel("Add the column").selectOption("act_seats");
       await page.getByRole("button", { name: "Add column" }).click();
-      await expect(page.locator("th.attr-col")).toHaveText(["act_seats×"]);
+      await expect(page.locator("th.attr-col")).toHaveText([/^act_seats\s*×$/]);
       await expect(row(page, "Actioncheck 2").locator("td").nth(5)).toHaveText("20");
       await expect(page).toHaveURL(/q=actioncheck/);
+      // The column sorts: most seats first, then fewest.
+      await page.locator("th.attr-col a").click();
+      await expect(page).toHaveURL(/sort=-attr%3Aact_seats/);
+      await expect(rows(page).first().locator(".who")).toHaveText("Actioncheck 7");
+      await expect(page.locator("th.attr-col")).toHaveAttribute("aria-sort", "descending");
+      await page.locator("th.attr-col a").click();
+      await expect(page).toHaveURL(/sort=attr%3Aact_seats/);
+      await expect(rows(page).first().locator(".who")).toHaveText("Actioncheck 0");
       await page.goto(`${BASE_URL}/users`);
-      await expect(page.locator("th.attr-col")).toHaveText(["act_seats×"]);
+      await expect(page.locator("th.attr-col")).toHaveText([/^act_seats\s*×$/]);
       await page.getByRole("button", { name: "Remove the column act_seats" }).click();
       await expect(page.locator("th.attr-col")).toHaveCount(0);
       expect(errors).toEqual([]);

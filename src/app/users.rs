@@ -86,7 +86,7 @@ pub async fn list_users(
     };
     let cursor = match cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(Cursor::decode(c, sort).ok_or_else(|| {
+        Some(c) => Some(Cursor::decode(c, &sort).ok_or_else(|| {
             ServerFnError::new("this page link is out of date; start from the first page")
         })?),
     };
@@ -188,6 +188,18 @@ fn href(q: &str, has: &str, sort: &str, cursor: Option<&str>) -> String {
         "/users".into()
     } else {
         format!("/users?{}", parts.join("&"))
+    }
+}
+
+/// The arrow, `aria-sort` and next `sort` of a column's header: a click
+/// sorts descending first, then flips.
+fn sort_state(current: &str, key: &str) -> (&'static str, &'static str, String) {
+    if current == key {
+        (" ↑", "ascending", format!("-{key}"))
+    } else if current == format!("-{key}") || (current.is_empty() && key == "last_activity") {
+        (" ↓", "descending", key.to_string())
+    } else {
+        ("", "none", format!("-{key}"))
     }
 }
 
@@ -362,13 +374,7 @@ pub fn Users() -> impl IntoView {
                                 <thead>
                                     <tr>
                                         {SORTABLE.iter().map(|(label, key)| {
-                                            let (arrow, aria, to) = if sort == *key {
-                                                (" ↑", "ascending", format!("-{key}"))
-                                            } else if sort == format!("-{key}") || (sort.is_empty() && *key == "last_activity") {
-                                                (" ↓", "descending", key.to_string())
-                                            } else {
-                                                ("", "none", format!("-{key}"))
-                                            };
+                                            let (arrow, aria, to) = sort_state(&sort, key);
                                             view! {
                                                 <th scope="col" aria-sort=aria>
                                                     <a href=href(&q, &has, &to, None)>{*label}{arrow}</a>
@@ -376,15 +382,17 @@ pub fn Users() -> impl IntoView {
                                             }
                                         }).collect_view()}
                                         <th scope="col">"Tags"</th>
-                                        {p.columns.clone().into_iter().map(|c| view! {
-                                            <th scope="col" class="attr-col">
-                                                <code>{c.clone()}</code>
+                                        {p.columns.clone().into_iter().map(|c| {
+                                            let (arrow, aria, to) = sort_state(&sort, &format!("attr:{c}"));
+                                            view! {
+                                            <th scope="col" class="attr-col" aria-sort=aria>
+                                                <a href=href(&q, &has, &to, None)><code>{c.clone()}</code>{arrow}</a>
                                                 <ActionForm action=columns>
                                                     <input type="hidden" name="remove" value=c.clone() />
                                                     <button type="submit" class="chip-remove" aria-label=format!("Remove the column {c}")>"×"</button>
                                                 </ActionForm>
                                             </th>
-                                        }).collect_view()}
+                                        }}).collect_view()}
                                         <th scope="col"><AddColumn addable=p.addable.clone() action=columns /></th>
                                     </tr>
                                 </thead>

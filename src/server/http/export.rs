@@ -106,7 +106,7 @@ impl Export {
         }
         match page
             .next_cursor
-            .and_then(|c| Cursor::decode(&c, self.query.sort))
+            .and_then(|c| Cursor::decode(&c, &self.query.sort))
         {
             Some(c) => self.query.cursor = Some(c),
             None => self.done = true,

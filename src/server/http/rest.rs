@@ -234,7 +234,7 @@ fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
     };
     let cursor = match params.get("cursor").filter(|c| !c.is_empty()) {
         None => None,
-        Some(c) => Some(Cursor::decode(c, sort).ok_or_else(|| {
+        Some(c) => Some(Cursor::decode(c, &sort).ok_or_else(|| {
             ApiError::bad_request(
                 "invalid_cursor",
                 "`cursor` must be a `next_cursor` from an earlier page with the same `sort`",

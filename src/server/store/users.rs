@@ -218,14 +218,15 @@ pub async fn attributes_of(
 }
 
 /// Sort orders of the users list: a column, ascending or descending. Users
-/// without a value sort as the smallest value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// without a value sort as the smallest value; sorting by an attribute lists
+/// the users who have it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sort {
     pub key: SortKey,
     pub descending: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SortKey {
     LastActivity,
     FirstSeen,
@@ -234,7 +235,12 @@ pub enum SortKey {
     Name,
     Email,
     UserId,
+    /// `attr:plan`: by the value of an attribute.
+    Attribute(String),
 }
+
+/// The `sort` prefix of an attribute (`:` is in no attribute name).
+pub const ATTRIBUTE_SORT: &str = "attr:";
 
 pub const SORT_KEYS: &[&str] = &[
     "last_activity",
@@ -261,23 +267,31 @@ impl Sort {
             "name" => SortKey::Name,
             "email" => SortKey::Email,
             "user_id" => SortKey::UserId,
-            _ => return None,
+            other => match other.strip_prefix(ATTRIBUTE_SORT) {
+                Some(attr) if !attr.is_empty() && attr.len() <= 64 => {
+                    SortKey::Attribute(attr.to_string())
+                }
+                _ => return None,
+            },
         };
         Some(Sort { key, descending })
     }
 
     /// The `sort` parameter that means this order.
-    pub fn name(self) -> String {
-        let key = SORT_KEYS[self.key as usize];
+    pub fn name(&self) -> String {
+        let key = match &self.key {
+            SortKey::Attribute(a) => format!("{ATTRIBUTE_SORT}{a}"),
+            k => SORT_KEYS[SORT_ORDER.iter().position(|o| o == k).unwrap_or(0)].to_string(),
+        };
         if self.descending {
             format!("-{key}")
         } else {
-            key.to_string()
+            key
         }
     }
 
     /// The SQL expression sorted on; matches the indexes of the migrations.
-    fn expr(self) -> &'static str {
+    fn expr(&self) -> &'static str {
         match self.key {
             SortKey::LastActivity => "COALESCE(last_activity, -1)",
             SortKey::FirstSeen => "COALESCE(first_seen, -1)",
@@ -286,14 +300,12 @@ impl Sort {
             SortKey::Name => "COALESCE(name, '')",
             SortKey::Email => "COALESCE(email, '')",
             SortKey::UserId => "COALESCE(user_id, '')",
+            // Sorted by `list_by_attribute` instead.
+            SortKey::Attribute(_) => "id",
         }
     }
 
-    fn is_text(self) -> bool {
-        matches!(self.key, SortKey::Name | SortKey::Email | SortKey::UserId)
-    }
-
-    fn value_of(self, u: &UserRow) -> CursorValue {
+    fn value_of(&self, u: &UserRow) -> CursorValue {
         let text = |v: &Option<String>| CursorValue::Text(v.clone().unwrap_or_default());
         match self.key {
             SortKey::LastActivity => CursorValue::Int(u.last_activity.unwrap_or(-1)),
@@ -303,9 +315,21 @@ impl Sort {
             SortKey::Name => text(&u.name),
             SortKey::Email => text(&u.email),
             SortKey::UserId => text(&u.user_id),
+            SortKey::Attribute(_) => CursorValue::Int(u.uid),
         }
     }
 }
+
+/// The native keys, in the order of `SORT_KEYS`.
+const SORT_ORDER: &[SortKey] = &[
+    SortKey::LastActivity,
+    SortKey::FirstSeen,
+    SortKey::Created,
+    SortKey::Sessions,
+    SortKey::Name,
+    SortKey::Email,
+    SortKey::UserId,
+];
 
 impl Default for Sort {
     fn default() -> Self {
@@ -320,6 +344,7 @@ impl Default for Sort {
 #[serde(untagged)]
 enum CursorValue {
     Int(i64),
+    Num(f64),
     Text(String),
 }
 
@@ -332,19 +357,22 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    pub fn encode(&self, sort: Sort) -> String {
+    pub fn encode(&self, sort: &Sort) -> String {
         hex::encode(serde_json::to_vec(&(sort.name(), &self.value, self.uid)).unwrap_or_default())
     }
 
     /// Reads a cursor that `encode` made for the same sort; anything else is None.
-    pub fn decode(s: &str, sort: Sort) -> Option<Cursor> {
+    pub fn decode(s: &str, sort: &Sort) -> Option<Cursor> {
         let bytes = hex::decode(s).ok()?;
         let (made_for, value, uid): (String, CursorValue, i64) =
             serde_json::from_slice(&bytes).ok()?;
-        let fits = matches!(
-            (&value, sort.is_text()),
-            (CursorValue::Text(_), true) | (CursorValue::Int(_), false)
-        );
+        let fits = match sort.key {
+            SortKey::Name | SortKey::Email | SortKey::UserId => {
+                matches!(value, CursorValue::Text(_))
+            }
+            SortKey::Attribute(_) => !matches!(value, CursorValue::Int(_)),
+            _ => matches!(value, CursorValue::Int(_)),
+        };
         (fits && made_for == sort.name()).then_some(Cursor { value, uid })
     }
 }
@@ -382,6 +410,9 @@ impl Store {
     /// (case-insensitive substring for name and email, exact for the ids),
     /// sorted, from a keyset cursor, with the total of the whole view.
     pub async fn list_users(&self, workspace: i64, q: &ListQuery) -> Result<Page, StoreError> {
+        if let SortKey::Attribute(name) = &q.sort.key {
+            return self.list_by_attribute(workspace, q, name).await;
+        }
         let view = View::new(self.dialect, workspace, q);
         let total = if q.skip_total {
             -1
@@ -402,10 +433,7 @@ impl Store {
         if let Some(c) = &q.cursor {
             let n = binds.len();
             filter.push_str(&format!(" AND ({expr}, id) {cmp} (${}, ${})", n + 1, n + 2));
-            binds.push(match &c.value {
-                CursorValue::Int(i) => Bind::Int(*i),
-                CursorValue::Text(t) => Bind::Text(t.clone()),
-            });
+            binds.push(Bind::of(&c.value));
             binds.push(Bind::Int(c.uid));
         }
         let limit = q.limit.max(1);
@@ -426,11 +454,22 @@ impl Store {
                     value: q.sort.value_of(u),
                     uid: u.uid,
                 }
-                .encode(q.sort)
+                .encode(&q.sort)
             })
         } else {
             None
         };
+        self.page(workspace, users, next_cursor, total).await
+    }
+
+    /// A page of rows, with their attributes.
+    async fn page(
+        &self,
+        workspace: i64,
+        users: Vec<UserRow>,
+        next_cursor: Option<String>,
+        total: i64,
+    ) -> Result<Page, StoreError> {
         let uids: Vec<i64> = users.iter().map(|u| u.uid).collect();
         let mut conn = self.pool.acquire().await?;
         let attrs = attributes_of_uids(&mut conn, self.dialect, workspace, &uids).await?;
@@ -443,6 +482,108 @@ impl Store {
             next_cursor,
             total,
         })
+    }
+
+    /// The users who have attribute `name`, in the order of its values
+    /// (numbers and dates by value, the rest by text), read in that order
+    /// from the `attributes_by_name` index.
+    async fn list_by_attribute(
+        &self,
+        workspace: i64,
+        q: &ListQuery,
+        name: &str,
+    ) -> Result<Page, StoreError> {
+        let t = {
+            let mut conn = self.pool.acquire().await?;
+            super::definitions::type_of(&mut conn, workspace, name).await?
+        };
+        let Some(t) = t else {
+            return Ok(Page {
+                users: Vec::new(),
+                next_cursor: None,
+                total: 0,
+            });
+        };
+        let numeric = matches!(t, AttrType::Number | AttrType::Date);
+        let expr = if numeric { "a.num" } else { "a.value" };
+        let view = View::new(self.dialect, workspace, q);
+        let (_, conditions, mut binds) = view.sql(false);
+        binds.push(Bind::Text(name.to_string()));
+        let from = format!(
+            "attributes a CROSS JOIN users WHERE a.workspace_id = $1 AND a.name = ${} AND users.id = a.uid AND {conditions}",
+            binds.len()
+        );
+        let total = if q.skip_total {
+            -1
+        } else if view.has.is_none() && view.search.is_none() {
+            self.count_view(
+                &ListQuery {
+                    has: Some(name.into()),
+                    ..ListQuery::default()
+                },
+                &view,
+            )
+            .await?
+        } else {
+            let sql = format!("SELECT COUNT(*) FROM {from}");
+            let mut query = sqlx::query_scalar::<_, i64>(&sql);
+            for b in &binds {
+                query = b.bind_scalar(query);
+            }
+            query.fetch_one(&self.pool).await?
+        };
+        let (cmp, dir) = if q.sort.descending {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        let mut filter = from;
+        if let Some(c) = &q.cursor {
+            let n = binds.len();
+            filter.push_str(&format!(
+                " AND ({expr}, a.uid) {cmp} (${}, ${})",
+                n + 1,
+                n + 2
+            ));
+            binds.push(Bind::of(&c.value));
+            binds.push(Bind::Int(c.uid));
+        }
+        let columns: Vec<String> = USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("users.{c}"))
+            .collect();
+        let limit = q.limit.max(1);
+        let sql = format!(
+            "SELECT {}, a.num AS sort_num, a.value AS sort_value FROM {filter} ORDER BY {expr} {dir}, a.uid {dir} LIMIT {}",
+            columns.join(", "),
+            limit + 1
+        );
+        let mut query = sqlx::query(&sql);
+        for b in &binds {
+            query = b.bind(query);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let more = rows.len() > limit;
+        let rows = &rows[..rows.len().min(limit)];
+        let next_cursor = match rows.last().filter(|_| more) {
+            Some(r) => {
+                let value = if numeric {
+                    CursorValue::Num(r.try_get::<Option<f64>, _>("sort_num")?.unwrap_or(0.0))
+                } else {
+                    CursorValue::Text(r.try_get("sort_value")?)
+                };
+                Some(
+                    Cursor {
+                        value,
+                        uid: r.try_get("id")?,
+                    }
+                    .encode(&q.sort),
+                )
+            }
+            None => None,
+        };
+        let users = rows.iter().map(user_row).collect::<Result<Vec<_>, _>>()?;
+        self.page(workspace, users, next_cursor, total).await
     }
 
     /// The number of users in a view. The workspace's and an attribute's
@@ -559,7 +700,7 @@ impl<'a> View<'a> {
         };
         let like = |s: &str| Bind::Text(like_pattern(&s.to_lowercase()));
         if !drive || !self.can_drive() {
-            let mut filter = "workspace_id = $1".to_string();
+            let mut filter = "users.workspace_id = $1".to_string();
             if let Some(n) = has {
                 filter.push_str(&format!(" AND {}", has_cond(n)));
             }
@@ -625,15 +766,25 @@ fn escape_like(s: &str) -> String {
 #[derive(Clone, Debug)]
 enum Bind {
     Int(i64),
+    Num(f64),
     Text(String),
 }
 
 type AnyScalar<'q, T> = sqlx::query::QueryScalar<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>;
 
 impl Bind {
+    fn of(v: &CursorValue) -> Bind {
+        match v {
+            CursorValue::Int(i) => Bind::Int(*i),
+            CursorValue::Num(n) => Bind::Num(*n),
+            CursorValue::Text(t) => Bind::Text(t.clone()),
+        }
+    }
+
     fn bind<'q>(&self, q: AnyQuery<'q>) -> AnyQuery<'q> {
         match self {
             Bind::Int(i) => q.bind(*i),
+            Bind::Num(n) => q.bind(*n),
             Bind::Text(t) => q.bind(t.clone()),
         }
     }
@@ -641,6 +792,7 @@ impl Bind {
     fn bind_scalar<'q, T>(&self, q: AnyScalar<'q, T>) -> AnyScalar<'q, T> {
         match self {
             Bind::Int(i) => q.bind(*i),
+            Bind::Num(n) => q.bind(*n),
             Bind::Text(t) => q.bind(t.clone()),
         }
     }
