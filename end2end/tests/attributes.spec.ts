@@ -28,6 +28,7 @@ for (const js of [true, false]) {
     test("keys with their type, sources and users; click through to the users", async ({ page, request }) => {
       const api = await request.get(`${BASE_URL}/api/v1/attributes`, { headers: { Authorization: `Bearer ${keys().secret_key}` } });
       const defs: { name: string; users: number }[] = (await api.json()).attributes;
+      const errors = watchErrors(page);
       await signIn(page, "/attributes");
       await expect(page).toHaveURL(/\/attributes$/);
       const color = page.locator('tr[data-attribute="attr_color"]');
@@ -44,12 +45,13 @@ for (const js of [true, false]) {
       const most = Math.max(...defs.map((d) => d.users));
       await expect(page.locator("table.attribute-keys tbody tr").first().locator("td.num")).toHaveText(String(most));
 
+      if (js) await page.screenshot({ path: test.info().outputPath("attributes.png"), fullPage: true });
       // The users who have it.
       await page.getByRole("link", { name: "attr_size", exact: true }).click();
       await expect(page).toHaveURL(/\/users\?has=attr_size$/);
       await expect(page.locator(".total")).toContainText("2 users with the attribute attr_size");
       await expect(page.locator("table.users tbody tr")).toHaveCount(2);
-      if (js) await page.screenshot({ path: test.info().outputPath("attributes.png"), fullPage: true });
+      expect(errors).toEqual([]);
     });
   });
 }

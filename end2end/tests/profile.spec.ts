@@ -4,6 +4,7 @@ import { test, expect, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { BASE_URL, BIN, DATABASE_URL, keys } from "../e2e-env";
 import { signInAt } from "../sign-in";
+import { watchErrors } from "../watch";
 
 const LONG = "lorem ipsum ".repeat(30).trim();
 let jimer = "";
@@ -47,8 +48,7 @@ for (const js of [true, false]) {
     test.use({ javaScriptEnabled: js });
 
     test("attributes with types, sources and safe values", async ({ page }) => {
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
+      const errors = watchErrors(page);
       await signIn(page, `/users/${jimer}`);
       await expect(page.getByRole("heading", { level: 1 })).toHaveText("Pat <b>Profile</b>");
       await expect(row(page, "email").locator("td").first()).toHaveText("pat@example.com");

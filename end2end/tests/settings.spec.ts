@@ -5,6 +5,7 @@ import { test, expect, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { ADMIN, BASE_URL, BIN, DATABASE_URL } from "../e2e-env";
 import { signInAt } from "../sign-in";
+import { watchErrors } from "../watch";
 
 /** What `userdeck keys` prints now (not cached: keys change here). */
 function currentKeys(): Record<string, unknown> {
@@ -18,9 +19,7 @@ async function signIn(page: Page) {
 }
 
 test("keys, snippet, rotation and identify verification", async ({ page }) => {
-  const errors: string[] = [];
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-  page.on("pageerror", (e) => errors.push(e.message));
+  const errors = watchErrors(page);
   await signIn(page);
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   const keys = currentKeys();

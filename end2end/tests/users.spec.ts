@@ -2,6 +2,7 @@
 import { test, expect, type Page } from "@playwright/test";
 import { BASE_URL, keys } from "../e2e-env";
 import { signInAt } from "../sign-in";
+import { watchErrors } from "../watch";
 
 const PEOPLE = 60;
 
@@ -30,9 +31,7 @@ for (const js of [true, false]) {
     test.use({ javaScriptEnabled: js });
 
     test("search, sort and page through users; the URL keeps the state", async ({ page }) => {
-      const errors: string[] = [];
-      page.on("pageerror", (e) => errors.push(e.message));
-      page.on("dialog", (d) => errors.push(`dialog: ${d.message()}`));
+      const errors = watchErrors(page);
       await signIn(page, "/users");
       await expect(page).toHaveURL(/\/users$/);
       await expect(page.locator("table.users thead th")).toHaveText([/^Name \/ ID/, /^Email/, /^Last activity/, /^Sessions/, /^Tags/, /^Columns/]);

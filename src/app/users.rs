@@ -97,6 +97,7 @@ pub async fn list_users(
     {
         return Err(ServerFnError::new("search for at most 200 characters"));
     }
+    let columns = state.store.user_columns(account.id).await?;
     let query = ListQuery {
         search,
         has: has.filter(|h| !h.is_empty()),
@@ -104,9 +105,9 @@ pub async fn list_users(
         limit: 50,
         cursor,
         skip_total: false,
+        attributes: Some(columns.clone()),
     };
     let page = state.store.list_users(account.workspace_id, &query).await?;
-    let columns = state.store.user_columns(account.id).await?;
     let addable = state
         .store
         .definitions(account.workspace_id)

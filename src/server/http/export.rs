@@ -150,6 +150,7 @@ pub async fn users_csv(
             limit: PAGE,
             cursor: None,
             skip_total: true,
+            attributes: Some(columns.clone()),
         },
         columns,
         header: true,

@@ -258,6 +258,7 @@ fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
         limit,
         cursor,
         skip_total: false,
+        attributes: None,
     })
 }
 

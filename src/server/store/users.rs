@@ -182,18 +182,40 @@ pub async fn attributes_of_uids(
     workspace: i64,
     uids: &[i64],
 ) -> Result<HashMap<i64, Vec<AttrRow>>, StoreError> {
+    named_attributes_of_uids(conn, dialect, workspace, uids, None).await
+}
+
+/// The same, limited to the attributes named in `names` when given.
+pub async fn named_attributes_of_uids(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    workspace: i64,
+    uids: &[i64],
+    names: Option<&[String]>,
+) -> Result<HashMap<i64, Vec<AttrRow>>, StoreError> {
     let mut out: HashMap<i64, Vec<AttrRow>> = HashMap::new();
-    if uids.is_empty() {
+    if uids.is_empty() || names.is_some_and(|n| n.is_empty()) {
         return Ok(out);
     }
-    let sql = format!(
+    let named = names.is_some();
+    let names = names.unwrap_or_default();
+    let mut sql = format!(
         "SELECT uid, name, type, value, source, updated_at FROM attributes WHERE workspace_id = {} AND uid IN ({})",
         dialect.params(1, 1),
         dialect.params(2, uids.len())
     );
+    if named {
+        sql.push_str(&format!(
+            " AND name IN ({})",
+            dialect.params(2 + uids.len(), names.len())
+        ));
+    }
     let mut q = sqlx::query(&sql).bind(workspace);
     for uid in uids {
         q = q.bind(*uid);
+    }
+    for n in names {
+        q = q.bind(n.clone());
     }
     for r in q.fetch_all(conn).await? {
         out.entry(r.try_get("uid")?)
@@ -387,6 +409,8 @@ pub struct ListQuery {
     pub cursor: Option<Cursor>,
     /// Leaves `Page::total` at -1 (exports read page after page).
     pub skip_total: bool,
+    /// Reads only these attributes of the page's users (None: all).
+    pub attributes: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug)]
@@ -459,7 +483,14 @@ impl Store {
         } else {
             None
         };
-        self.page(workspace, users, next_cursor, total).await
+        self.page(
+            workspace,
+            users,
+            next_cursor,
+            total,
+            q.attributes.as_deref(),
+        )
+        .await
     }
 
     /// A page of rows, with their attributes.
@@ -469,10 +500,12 @@ impl Store {
         users: Vec<UserRow>,
         next_cursor: Option<String>,
         total: i64,
+        only: Option<&[String]>,
     ) -> Result<Page, StoreError> {
         let uids: Vec<i64> = users.iter().map(|u| u.uid).collect();
         let mut conn = self.pool.acquire().await?;
-        let attrs = attributes_of_uids(&mut conn, self.dialect, workspace, &uids).await?;
+        let attrs =
+            named_attributes_of_uids(&mut conn, self.dialect, workspace, &uids, only).await?;
         let users = users
             .iter()
             .map(|u| u.to_user(attrs.get(&u.uid).map(Vec::as_slice).unwrap_or(&[])))
@@ -583,7 +616,14 @@ impl Store {
             None => None,
         };
         let users = rows.iter().map(user_row).collect::<Result<Vec<_>, _>>()?;
-        self.page(workspace, users, next_cursor, total).await
+        self.page(
+            workspace,
+            users,
+            next_cursor,
+            total,
+            q.attributes.as_deref(),
+        )
+        .await
     }
 
     /// The number of users in a view. The workspace's and an attribute's
