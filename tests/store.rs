@@ -296,6 +296,18 @@ async fn sessions_and_folding_an_anonymous_visitor_into_a_user() {
             },
             "{n}"
         );
+        // Folding deleted the anonymous profiles: the kept count agrees.
+        let counted: i64 = sqlx::query_scalar("SELECT users_count FROM workspaces WHERE id = $1")
+            .bind(ws)
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        let real: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE workspace_id = $1")
+            .bind(ws)
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(counted, real, "{n}");
     }
 }
 

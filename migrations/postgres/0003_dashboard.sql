@@ -1,29 +1,10 @@
--- The dashboard at a million users: an exact count per workspace kept by
--- triggers, substring search through a trigram index, an index per sort of
+-- The dashboard at a million users: an exact count per workspace (kept by
+-- the writer, which knows how many users each commit adds and deletes),
+-- substring search through a trigram index, an index per sort of
 -- the Users list, attribute values by key, accounts' chosen columns, invites.
 
 ALTER TABLE workspaces ADD COLUMN users_count BIGINT NOT NULL DEFAULT 0;
 UPDATE workspaces w SET users_count = (SELECT COUNT(*) FROM users u WHERE u.workspace_id = w.id);
-
--- Statement-level, so a multi-row insert updates the count once.
-CREATE FUNCTION userdeck_users_counted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE workspaces w SET users_count = w.users_count + n.c
-    FROM (SELECT workspace_id, COUNT(*) AS c FROM changed GROUP BY workspace_id) n
-    WHERE w.id = n.workspace_id;
-    RETURN NULL;
-END $$;
-CREATE FUNCTION userdeck_users_uncounted() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE workspaces w SET users_count = w.users_count - n.c
-    FROM (SELECT workspace_id, COUNT(*) AS c FROM changed GROUP BY workspace_id) n
-    WHERE w.id = n.workspace_id;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER users_counted AFTER INSERT ON users REFERENCING NEW TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION userdeck_users_counted();
-CREATE TRIGGER users_uncounted AFTER DELETE ON users REFERENCING OLD TABLE AS changed
-    FOR EACH STATEMENT EXECUTE FUNCTION userdeck_users_uncounted();
 
 -- Substring search (LIKE '%abc%') through trigrams.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;

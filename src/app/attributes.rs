@@ -3,6 +3,7 @@
 //! each opens the users who have it.
 
 use super::profile::Source;
+use super::users::encode;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -100,18 +101,6 @@ pub async fn load_distribution(name: String) -> Result<Option<AttributeDetail>, 
         users,
         distribution,
     }))
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// `/attributes/plan`: how the values of one attribute spread.

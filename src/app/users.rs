@@ -159,7 +159,8 @@ const SORTABLE: &[(&str, &str)] = &[
     ("Sessions", "sessions"),
 ];
 
-fn encode(s: &str) -> String {
+/// Percent-encodes a URL query value or path segment.
+pub(super) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

@@ -38,6 +38,7 @@ impl Store {
     /// ids must not exist yet.
     pub async fn insert_users(&self, workspace: i64, users: &[NewUser]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        let users_added = users.len() as i64;
         let mut defs: HashMap<(&str, &'static str), (AttrTypeName, i64, i64, i64)> = HashMap::new();
         // SQLite allows 32766 parameters per statement; stay well under.
         for chunk in users.chunks(200) {
@@ -128,6 +129,7 @@ impl Store {
             .collect();
         add_sources(&mut tx, self.dialect, &mut sources).await?;
         add_users(&mut tx, self.dialect, &mut users).await?;
+        super::workspace::count_users(&mut tx, workspace, users_added).await?;
         tx.commit().await?;
         Ok(())
     }

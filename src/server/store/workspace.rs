@@ -150,3 +150,21 @@ impl Store {
         )
     }
 }
+
+/// Adds `delta` to the workspace's user count (what the Users list shows
+/// unfiltered); whoever inserts or deletes users calls it in the same
+/// transaction.
+pub(crate) async fn count_users(
+    conn: &mut sqlx::AnyConnection,
+    workspace: i64,
+    delta: i64,
+) -> Result<(), StoreError> {
+    if delta != 0 {
+        sqlx::query("UPDATE workspaces SET users_count = users_count + $2 WHERE id = $1")
+            .bind(workspace)
+            .bind(delta)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}

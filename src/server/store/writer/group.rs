@@ -6,6 +6,7 @@ use super::super::users::UserKey;
 use super::super::users::{
     attributes_of, attributes_of_uids, find_user, users_where, AttrRow, UserRow, Who,
 };
+use super::super::workspace::count_users;
 use super::super::{bind_num, now_ms, Dialect, StoreError};
 use super::WriteOp;
 use crate::model::attribute::{AttrType, AttrValue};
@@ -81,6 +82,8 @@ pub(super) struct Group<'a> {
     /// Profiles to insert at the end, by provisional (negative) uid.
     new_users: BTreeMap<i64, (i64, UserRow)>,
     next_uid: i64,
+    /// Users added (and deleted) per workspace, for `workspaces.users_count`.
+    counted: BTreeMap<i64, i64>,
 }
 
 /// Most keys in one `IN (...)` list.
@@ -104,6 +107,7 @@ impl<'a> Group<'a> {
             pending: BTreeMap::new(),
             new_users: BTreeMap::new(),
             next_uid: 0,
+            counted: BTreeMap::new(),
         }
     }
 
@@ -342,6 +346,7 @@ impl<'a> Group<'a> {
                 .bind(row.uid)
                 .execute(&mut *self.conn)
                 .await?;
+            *self.counted.entry(ws).or_default() -= 1;
         }
         self.seen.forget(ws, row);
         Ok(())
@@ -382,6 +387,7 @@ impl<'a> Group<'a> {
                 .map(|(id, ws, jimer)| ((ws, jimer), id))
                 .collect();
             for (ws, row) in chunk.iter() {
+                *self.counted.entry(*ws).or_default() += 1;
                 let id = by_jimer
                     .get(&(*ws, row.jimer_id.clone()))
                     .ok_or_else(|| StoreError::Corrupt(format!("no id for {}", row.jimer_id)))?;
@@ -454,6 +460,9 @@ impl<'a> Group<'a> {
             .map(|((ws, name, source), at)| (*ws, name.as_str(), source.as_str(), *at))
             .collect();
         add_sources(self.conn, self.dialect, &mut sources).await?;
+        for (ws, delta) in std::mem::take(&mut self.counted) {
+            count_users(self.conn, ws, delta).await?;
+        }
         Ok(())
     }
 }
