@@ -291,6 +291,31 @@ async fn delete_needs_its_box_ticked() {
             "{n}"
         );
         assert_eq!(total(&db, ws, "samira").await.0, 0, "{n}");
+        // Where to go next stays on this site.
+        let jimer = db
+            .store
+            .user(ws, Who::UserId("u3"))
+            .await
+            .unwrap()
+            .unwrap()
+            .jimer_id;
+        let a = site
+            .post(
+                "/_fn/delete_user",
+                &format!("jimer_id={jimer}&confirm=yes&back=%2F%2Fevil.example"),
+                SAME,
+                Some(&session),
+            )
+            .await;
+        assert_eq!(a.location.as_deref(), Some("/users"), "{n}: {}", a.status);
+        assert!(
+            db.store
+                .user(ws, Who::UserId("u3"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{n}"
+        );
     }
 }
 

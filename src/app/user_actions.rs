@@ -50,8 +50,8 @@ pub async fn delete_user(
         })
         .await
         .map_err(|e| ServerFnError::new(e.to_string()))?;
-    if let Some(back) = back.filter(|b| b.starts_with('/') && !b.starts_with("//")) {
-        leptos_axum::redirect(&back);
+    if back.is_some() {
+        leptos_axum::redirect(crate::server::http::auth::local_path(back.as_deref()));
     }
     Ok(())
 }

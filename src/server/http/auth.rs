@@ -106,8 +106,9 @@ fn encode(s: &str) -> String {
     out
 }
 
-/// Only paths of this site: never another host.
-fn local_path(next: Option<&str>) -> &str {
+/// `next` if it is a path of this site, else the Users list: redirects never
+/// lead to another host.
+pub(crate) fn local_path(next: Option<&str>) -> &str {
     match next {
         Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p,
         _ => "/users",

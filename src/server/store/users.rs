@@ -441,7 +441,7 @@ impl Store {
         let total = if q.skip_total {
             -1
         } else {
-            self.count_view(q, &view).await?
+            self.count_view(&view).await?
         };
         // Few users in the view: read them all and sort them. Many: walk the
         // sort's index and keep those in the view, which stops after a page
@@ -549,14 +549,7 @@ impl Store {
         let total = if q.skip_total {
             -1
         } else if view.has.is_none() && view.search.is_none() {
-            self.count_view(
-                &ListQuery {
-                    has: Some(name.into()),
-                    ..ListQuery::default()
-                },
-                &view,
-            )
-            .await?
+            self.kept_count(workspace, Some(name)).await?
         } else {
             let sql = format!("SELECT COUNT(*) FROM {from}");
             let mut query = sqlx::query_scalar::<_, i64>(&sql);
@@ -628,7 +621,7 @@ impl Store {
 
     /// The number of users in a view. The workspace's and an attribute's
     /// totals are kept up to date as users change, so only a search counts.
-    async fn count_view(&self, q: &ListQuery, view: &View<'_>) -> Result<i64, StoreError> {
+    async fn count_view(&self, view: &View<'_>) -> Result<i64, StoreError> {
         if let Some(n) = self.count_search_alone(view).await? {
             return Ok(n);
         }
@@ -641,16 +634,21 @@ impl Store {
             }
             return Ok(query.fetch_one(&self.pool).await?);
         }
-        let (sql, key) = match &q.has {
-            None => ("SELECT users_count FROM workspaces WHERE id = $1", None),
-            Some(name) => (
-                "SELECT users FROM attribute_definitions WHERE workspace_id = $1 AND name = $2",
-                Some(name.clone()),
-            ),
+        self.kept_count(view.workspace, view.has).await
+    }
+
+    /// The users of the workspace, or those who have attribute `has`: both
+    /// counts are kept as users change.
+    async fn kept_count(&self, workspace: i64, has: Option<&str>) -> Result<i64, StoreError> {
+        let sql = match has {
+            None => "SELECT users_count FROM workspaces WHERE id = $1",
+            Some(_) => {
+                "SELECT users FROM attribute_definitions WHERE workspace_id = $1 AND name = $2"
+            }
         };
-        let mut query = sqlx::query_scalar::<_, i64>(sql).bind(view.workspace);
-        if let Some(k) = key {
-            query = query.bind(k);
+        let mut query = sqlx::query_scalar::<_, i64>(sql).bind(workspace);
+        if let Some(name) = has {
+            query = query.bind(name);
         }
         Ok(query.fetch_optional(&self.pool).await?.unwrap_or(0))
     }
