@@ -1,6 +1,7 @@
 //! Shared, pure types and rules, compiled for the server and the browser.
 
 pub mod attribute;
+pub mod condition;
 pub mod distribution;
 pub mod profile;
 pub mod time;

@@ -1,0 +1,954 @@
+//! Conditions (API.md "Conditions"): the tree segments and filters store,
+//! its validation against the workspace's attributes and segments, and its
+//! evaluation for one user. The SQL form of the same rules lives in
+//! `server::store`; both must agree (a property test holds them equal).
+
+use crate::model::attribute::{parse_date, AttrType, AttrValue};
+use crate::model::profile::User;
+use serde_json::{json, Value as Json};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    All(Vec<Condition>),
+    Any(Vec<Condition>),
+    None(Vec<Condition>),
+    Rule(Rule),
+    /// Membership of another segment (`in`) or its absence (`not_in`).
+    Segment {
+        id: i64,
+        member: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    pub attribute: String,
+    pub op: Op,
+    pub value: Option<Json>,
+    pub case_sensitive: bool,
+}
+
+macro_rules! ops {
+    ($($variant:ident = $name:literal),* $(,)?) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Op { $($variant),* }
+        /// Every operator with its name in the API.
+        pub const OPS: &[(&str, Op)] = &[$(($name, Op::$variant)),*];
+    };
+}
+
+ops! {
+    IsSet = "is_set", IsNotSet = "is_not_set", Is = "is", IsNot = "is_not",
+    In = "in", NotIn = "not_in", Contains = "contains", NotContains = "not_contains",
+    StartsWith = "starts_with", EndsWith = "ends_with", Matches = "matches",
+    Gt = "gt", Gte = "gte", Lt = "lt", Lte = "lte", Between = "between",
+    DaysAgoGt = "days_ago_gt", DaysAgoLt = "days_ago_lt", DaysAgoEq = "days_ago_eq",
+    DaysAheadLt = "days_ahead_lt", ContainsAny = "contains_any", ContainsAll = "contains_all",
+    IsEmpty = "is_empty", IsNotEmpty = "is_not_empty",
+    VersionIs = "version_is", VersionGt = "version_gt", VersionGte = "version_gte",
+    VersionLt = "version_lt", VersionLte = "version_lte",
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        OPS.iter().find(|(_, o)| *o == self).map_or("?", |(n, _)| n)
+    }
+
+    /// The types the operator applies to.
+    pub fn types(self) -> &'static [AttrType] {
+        use AttrType::*;
+        match self {
+            Op::IsSet | Op::IsNotSet => &[String, Number, Boolean, Date, Array],
+            Op::Is | Op::IsNot => &[String, Number, Boolean, Date],
+            Op::In | Op::NotIn => &[String, Number],
+            Op::Contains | Op::NotContains => &[String, Array],
+            Op::StartsWith | Op::EndsWith | Op::Matches => &[String],
+            Op::Gt | Op::Gte | Op::Lt | Op::Lte | Op::Between => &[Number, Date],
+            Op::DaysAgoGt | Op::DaysAgoLt | Op::DaysAgoEq | Op::DaysAheadLt => &[Date],
+            Op::ContainsAny | Op::ContainsAll => &[Array],
+            Op::IsEmpty | Op::IsNotEmpty => &[Array, String],
+            Op::VersionIs | Op::VersionGt | Op::VersionGte | Op::VersionLt | Op::VersionLte => {
+                &[String]
+            }
+        }
+    }
+
+    /// Operators a user lacking the attribute matches (API.md).
+    fn matches_missing(self) -> bool {
+        matches!(self, Op::IsNotSet | Op::IsNot | Op::NotIn | Op::NotContains)
+    }
+}
+
+/// What is wrong, and where: `all[2].value` and so on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at {path})")]
+pub struct ConditionError {
+    pub path: String,
+    pub message: String,
+}
+
+fn err(path: &str, message: impl Into<String>) -> ConditionError {
+    ConditionError {
+        path: if path.is_empty() {
+            "condition".into()
+        } else {
+            path.into()
+        },
+        message: message.into(),
+    }
+}
+
+/// Deepest nesting and most rules a condition may hold.
+pub const MAX_DEPTH: usize = 16;
+pub const MAX_RULES: usize = 200;
+/// Longest regular expression, in bytes of compiled program.
+const REGEX_SIZE: usize = 1 << 16;
+
+/// The type of a native field, or None when `name` is not one.
+pub fn native_type(name: &str) -> Option<AttrType> {
+    Some(match name {
+        "user_id" | "jimer_id" | "name" | "email" | "language" => AttrType::String,
+        "first_seen" | "last_activity" | "created" => AttrType::Date,
+        "sessions" => AttrType::Number,
+        "tags" => AttrType::Array,
+        "identified" => AttrType::Boolean,
+        _ => return None,
+    })
+}
+
+impl Condition {
+    /// Reads the JSON form; checks its shape, not its meaning (see `check`).
+    pub fn parse(v: &Json) -> Result<Condition, ConditionError> {
+        let mut rules = 0;
+        parse_at(v, "", 0, &mut rules)
+    }
+
+    pub fn to_json(&self) -> Json {
+        match self {
+            Condition::All(c) => {
+                json!({"all": c.iter().map(Condition::to_json).collect::<Vec<_>>()})
+            }
+            Condition::Any(c) => {
+                json!({"any": c.iter().map(Condition::to_json).collect::<Vec<_>>()})
+            }
+            Condition::None(c) => {
+                json!({"none": c.iter().map(Condition::to_json).collect::<Vec<_>>()})
+            }
+            Condition::Segment { id, member } => {
+                json!({"segment": id, "op": if *member { "in" } else { "not_in" }})
+            }
+            Condition::Rule(r) => {
+                let mut o = json!({"attribute": r.attribute, "op": r.op.name()});
+                if let Some(v) = &r.value {
+                    o["value"] = v.clone();
+                }
+                if r.case_sensitive {
+                    o["case_sensitive"] = Json::Bool(true);
+                }
+                o
+            }
+        }
+    }
+
+    /// The segments this condition names directly.
+    pub fn segments(&self) -> Vec<i64> {
+        let mut out = Vec::new();
+        self.walk(&mut |c| {
+            if let Condition::Segment { id, .. } = c {
+                out.push(*id);
+            }
+        });
+        out
+    }
+
+    fn walk(&self, f: &mut dyn FnMut(&Condition)) {
+        f(self);
+        if let Condition::All(c) | Condition::Any(c) | Condition::None(c) = self {
+            for x in c {
+                x.walk(f);
+            }
+        }
+    }
+}
+
+fn parse_at(
+    v: &Json,
+    path: &str,
+    depth: usize,
+    rules: &mut usize,
+) -> Result<Condition, ConditionError> {
+    if depth > MAX_DEPTH {
+        return Err(err(path, format!("nests deeper than {MAX_DEPTH} groups")));
+    }
+    let Some(o) = v.as_object() else {
+        return Err(err(path, "a condition is a JSON object such as {\"all\": [...]} or {\"attribute\": \"plan\", \"op\": \"is\", \"value\": \"Pro\"}"));
+    };
+    let at = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    for (key, group) in [("all", 0), ("any", 1), ("none", 2)] {
+        if let Some(list) = o.get(key) {
+            if o.len() != 1 {
+                return Err(err(path, format!("a group holds only `{key}`")));
+            }
+            let Some(items) = list.as_array() else {
+                return Err(err(&at(key), "a group is a list of conditions"));
+            };
+            let children = items
+                .iter()
+                .enumerate()
+                .map(|(i, c)| parse_at(c, &format!("{}[{i}]", at(key)), depth + 1, rules))
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(match group {
+                0 => Condition::All(children),
+                1 => Condition::Any(children),
+                _ => Condition::None(children),
+            });
+        }
+    }
+    *rules += 1;
+    if *rules > MAX_RULES {
+        return Err(err(
+            path,
+            format!("a condition holds at most {MAX_RULES} rules"),
+        ));
+    }
+    let op_name = o.get("op").and_then(Json::as_str);
+    if let Some(seg) = o.get("segment") {
+        let known = ["segment", "op"];
+        if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(err(path, format!("unknown member `{k}` in a segment rule")));
+        }
+        let Some(id) = seg.as_i64() else {
+            return Err(err(&at("segment"), "a segment is named by its numeric id"));
+        };
+        let member = match op_name {
+            Some("in") => true,
+            Some("not_in") => false,
+            _ => return Err(err(&at("op"), "a segment rule's op is `in` or `not_in`")),
+        };
+        return Ok(Condition::Segment { id, member });
+    }
+    let known = ["attribute", "op", "value", "case_sensitive"];
+    if let Some(k) = o.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(err(path, format!("unknown member `{k}`: a condition is a group (`all`, `any`, `none`), an attribute rule or a segment rule")));
+    }
+    let Some(attribute) = o.get("attribute").and_then(Json::as_str) else {
+        return Err(err(
+            &at("attribute"),
+            "a rule names its attribute as a string",
+        ));
+    };
+    let Some(op_name) = op_name else {
+        return Err(err(&at("op"), "a rule needs an `op` such as \"is\""));
+    };
+    let Some(op) = OPS.iter().find(|(n, _)| *n == op_name).map(|(_, o)| *o) else {
+        return Err(err(
+            &at("op"),
+            format!(
+                "unknown operator {op_name:?}; use one of {}",
+                OPS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    };
+    let case_sensitive = match o.get("case_sensitive") {
+        None => false,
+        Some(Json::Bool(b)) => *b,
+        Some(_) => {
+            return Err(err(
+                &at("case_sensitive"),
+                "`case_sensitive` is true or false",
+            ))
+        }
+    };
+    Ok(Condition::Rule(Rule {
+        attribute: attribute.to_string(),
+        op,
+        value: o.get("value").cloned(),
+        case_sensitive,
+    }))
+}
+
+/// A rule with its value read for its attribute's type.
+#[derive(Clone, Debug)]
+enum Operand {
+    None,
+    Text(String),
+    Texts(Vec<String>),
+    Num(f64),
+    Nums(Vec<f64>),
+    Range(f64, f64),
+    Bool(bool),
+    /// Milliseconds since the epoch.
+    Instant(i64),
+    Days(i64),
+    Regex(Box<regex::Regex>),
+    Version(String),
+}
+
+/// A condition checked against a workspace: ready to evaluate.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    node: Node,
+}
+
+#[derive(Clone, Debug)]
+enum Node {
+    All(Vec<Node>),
+    Any(Vec<Node>),
+    None(Vec<Node>),
+    Rule {
+        attribute: String,
+        op: Op,
+        operand: Operand,
+        case_sensitive: bool,
+    },
+    Segment {
+        id: i64,
+        member: bool,
+    },
+}
+
+/// What a condition is checked against.
+pub struct Schema<'a> {
+    /// The type of a custom attribute key (native fields are known).
+    pub attribute: &'a dyn Fn(&str) -> Option<AttrType>,
+    /// The condition of a saved segment.
+    pub segment: &'a dyn Fn(i64) -> Option<Condition>,
+    /// The segment being saved, if any: it may not refer to itself.
+    pub this: Option<i64>,
+}
+
+impl Condition {
+    /// Checks every rule (attribute known, operator fits its type, value of
+    /// the right shape, regular expression valid) and every segment
+    /// reference (known, no cycle back to `schema.this`).
+    pub fn check(&self, schema: &Schema<'_>) -> Result<Checked, ConditionError> {
+        let node = check_at(self, "", schema)?;
+        let mut seen = Vec::new();
+        for id in self.segments() {
+            no_cycle(id, schema, &mut seen, "")?;
+        }
+        Ok(Checked { node })
+    }
+}
+
+fn no_cycle(
+    id: i64,
+    schema: &Schema<'_>,
+    path: &mut Vec<i64>,
+    at: &str,
+) -> Result<(), ConditionError> {
+    if Some(id) == schema.this || path.contains(&id) {
+        return Err(err(
+            at,
+            format!("segment {id} refers back to itself through {:?}", path),
+        ));
+    }
+    let Some(c) = (schema.segment)(id) else {
+        return Err(err(at, format!("no segment has the id {id}")));
+    };
+    path.push(id);
+    for next in c.segments() {
+        no_cycle(next, schema, path, at)?;
+    }
+    path.pop();
+    Ok(())
+}
+
+fn check_at(c: &Condition, path: &str, schema: &Schema<'_>) -> Result<Node, ConditionError> {
+    let group = |key: &str, list: &[Condition]| -> Result<Vec<Node>, ConditionError> {
+        list.iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let p = if path.is_empty() {
+                    format!("{key}[{i}]")
+                } else {
+                    format!("{path}.{key}[{i}]")
+                };
+                check_at(c, &p, schema)
+            })
+            .collect()
+    };
+    Ok(match c {
+        Condition::All(l) => Node::All(group("all", l)?),
+        Condition::Any(l) => Node::Any(group("any", l)?),
+        Condition::None(l) => Node::None(group("none", l)?),
+        Condition::Segment { id, member } => {
+            if (schema.segment)(*id).is_none() {
+                return Err(err(path, format!("no segment has the id {id}")));
+            }
+            Node::Segment {
+                id: *id,
+                member: *member,
+            }
+        }
+        Condition::Rule(r) => {
+            let attr_type = native_type(&r.attribute)
+                .or_else(|| (schema.attribute)(&r.attribute))
+                .ok_or_else(|| {
+                    err(
+                        path,
+                        format!("no user has an attribute named {:?}", r.attribute),
+                    )
+                })?;
+            if !r.op.types().contains(&attr_type) {
+                return Err(err(
+                    path,
+                    format!(
+                        "`{}` does not apply to {} `{}`; it applies to {}",
+                        r.op.name(),
+                        attr_type.as_str(),
+                        r.attribute,
+                        r.op.types()
+                            .iter()
+                            .map(|t| t.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            let vpath = if path.is_empty() {
+                "value".to_string()
+            } else {
+                format!("{path}.value")
+            };
+            let operand = operand(r, attr_type, &vpath)?;
+            Node::Rule {
+                attribute: r.attribute.clone(),
+                op: r.op,
+                operand,
+                case_sensitive: r.case_sensitive,
+            }
+        }
+    })
+}
+
+fn fold(s: &str, case_sensitive: bool) -> String {
+    if case_sensitive {
+        s.to_string()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+fn operand(r: &Rule, t: AttrType, path: &str) -> Result<Operand, ConditionError> {
+    let v = r.value.as_ref();
+    let need = |what: &str| err(path, format!("`{}` needs {what}", r.op.name()));
+    let text = |v: Option<&Json>| v.and_then(Json::as_str).map(|s| fold(s, r.case_sensitive));
+    let instant = |v: Option<&Json>| {
+        v.and_then(Json::as_str)
+            .and_then(parse_date)
+            .map(|d| d.timestamp_millis())
+    };
+    let whole_days = |v: Option<&Json>| {
+        v.and_then(Json::as_i64)
+            .filter(|d| (0..=36_500).contains(d))
+    };
+    Ok(match r.op {
+        Op::IsSet | Op::IsNotSet | Op::IsEmpty | Op::IsNotEmpty => {
+            if v.is_some_and(|v| !v.is_null()) {
+                return Err(err(path, format!("`{}` takes no value", r.op.name())));
+            }
+            Operand::None
+        }
+        Op::Is | Op::IsNot => match t {
+            AttrType::String => Operand::Text(text(v).ok_or_else(|| need("a string"))?),
+            AttrType::Number => {
+                Operand::Num(v.and_then(Json::as_f64).ok_or_else(|| need("a number"))?)
+            }
+            AttrType::Boolean => Operand::Bool(
+                v.and_then(Json::as_bool)
+                    .ok_or_else(|| need("true or false"))?,
+            ),
+            AttrType::Date => Operand::Instant(
+                instant(v).ok_or_else(|| need("an ISO date such as \"2026-06-15\""))?,
+            ),
+            AttrType::Array => return Err(need("a scalar")),
+        },
+        Op::In | Op::NotIn => {
+            let items = v.and_then(Json::as_array).ok_or_else(|| need("a list"))?;
+            match t {
+                AttrType::Number => Operand::Nums(
+                    items
+                        .iter()
+                        .map(Json::as_f64)
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| need("a list of numbers"))?,
+                ),
+                _ => Operand::Texts(
+                    items
+                        .iter()
+                        .map(|i| text(Some(i)))
+                        .collect::<Option<_>>()
+                        .ok_or_else(|| need("a list of strings"))?,
+                ),
+            }
+        }
+        Op::Contains | Op::NotContains | Op::StartsWith | Op::EndsWith => {
+            Operand::Text(text(v).ok_or_else(|| need("a string"))?)
+        }
+        Op::Matches => {
+            let pattern = v
+                .and_then(Json::as_str)
+                .ok_or_else(|| need("a regular expression"))?;
+            let re = regex::RegexBuilder::new(pattern)
+                .case_insensitive(!r.case_sensitive)
+                .size_limit(REGEX_SIZE)
+                .build()
+                .map_err(|e| {
+                    err(
+                        path,
+                        format!("not a valid regular expression (RE2 syntax): {e}"),
+                    )
+                })?;
+            Operand::Regex(Box::new(re))
+        }
+        Op::Gt | Op::Gte | Op::Lt | Op::Lte => match t {
+            AttrType::Date => Operand::Instant(instant(v).ok_or_else(|| need("an ISO date"))?),
+            _ => Operand::Num(v.and_then(Json::as_f64).ok_or_else(|| need("a number"))?),
+        },
+        Op::Between => {
+            let pair = v.and_then(Json::as_array).filter(|a| a.len() == 2);
+            let read = |j: Option<&Json>| match t {
+                AttrType::Date => instant(j).map(|x| x as f64),
+                _ => j.and_then(Json::as_f64),
+            };
+            match pair.map(|p| (read(p.first()), read(p.get(1)))) {
+                Some((Some(lo), Some(hi))) => Operand::Range(lo, hi),
+                _ => return Err(need("[low, high]: two numbers, or two ISO dates")),
+            }
+        }
+        Op::DaysAgoGt | Op::DaysAgoLt | Op::DaysAgoEq | Op::DaysAheadLt => {
+            Operand::Days(whole_days(v).ok_or_else(|| need("a whole number of days (0 to 36500)"))?)
+        }
+        Op::ContainsAny | Op::ContainsAll => Operand::Texts(
+            v.and_then(Json::as_array)
+                .and_then(|a| a.iter().map(|i| text(Some(i))).collect::<Option<Vec<_>>>())
+                .ok_or_else(|| need("a list of strings"))?,
+        ),
+        Op::VersionIs | Op::VersionGt | Op::VersionGte | Op::VersionLt | Op::VersionLte => {
+            Operand::Version(version_key(
+                v.and_then(Json::as_str)
+                    .ok_or_else(|| need("a version such as \"2.3.0\""))?,
+            ))
+        }
+    })
+}
+
+/// A version as a string that compares like the version: a leading `v` and
+/// build metadata (`+...`) dropped, numeric parts padded, and a release
+/// sorting after its pre-releases (`1.0.0` > `1.0.0-rc.1`). The same key as
+/// GrowthBook's `paddedVersionString`, so versions compare as there.
+pub fn version_key(s: &str) -> String {
+    let s = s.trim();
+    let s = s.strip_prefix('v').unwrap_or(s);
+    let s = s.split('+').next().unwrap_or_default();
+    let mut parts: Vec<String> = s.split(['-', '.']).map(str::to_string).collect();
+    if parts.len() == 3 {
+        parts.push("~".into());
+    }
+    parts
+        .iter()
+        .map(|p| {
+            if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+                format!("{p:>5}")
+            } else {
+                p.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A user's value of an attribute, native fields included.
+fn value_of(user: &User, name: &str) -> Option<AttrValue> {
+    let text = |v: &Option<String>| v.clone().map(AttrValue::String);
+    match name {
+        "user_id" => text(&user.user_id),
+        "jimer_id" => Some(AttrValue::String(user.jimer_id.clone())),
+        "name" => text(&user.name),
+        "email" => text(&user.email),
+        "language" => text(&user.language),
+        "first_seen" => user.first_seen.map(AttrValue::Date),
+        "last_activity" => user.last_activity.map(AttrValue::Date),
+        "created" => Some(AttrValue::Date(user.created)),
+        "sessions" => Some(AttrValue::Number(user.sessions as f64)),
+        "tags" => Some(AttrValue::Array(user.tags.clone())),
+        "identified" => Some(AttrValue::Boolean(user.user_id.is_some())),
+        _ => user
+            .attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.clone()),
+    }
+}
+
+impl Checked {
+    /// Whether `user` matches at `now` (ms); `segment` answers whether the
+    /// user is in another segment.
+    pub fn matches(&self, user: &User, now: i64, segment: &dyn Fn(i64) -> bool) -> bool {
+        eval(&self.node, user, now, segment)
+    }
+}
+
+fn eval(n: &Node, user: &User, now: i64, segment: &dyn Fn(i64) -> bool) -> bool {
+    match n {
+        Node::All(c) => c.iter().all(|x| eval(x, user, now, segment)),
+        Node::Any(c) => c.iter().any(|x| eval(x, user, now, segment)),
+        Node::None(c) => !c.iter().any(|x| eval(x, user, now, segment)),
+        Node::Segment { id, member } => segment(*id) == *member,
+        Node::Rule {
+            attribute,
+            op,
+            operand,
+            case_sensitive,
+            ..
+        } => match value_of(user, attribute) {
+            None => op.matches_missing(),
+            Some(v) => rule(*op, operand, &v, *case_sensitive, now),
+        },
+    }
+}
+
+fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> bool {
+    let num = match v {
+        AttrValue::Number(n) => Some(*n),
+        AttrValue::Date(d) => Some(d.timestamp_millis() as f64),
+        _ => None,
+    };
+    let text = match v {
+        AttrValue::String(s) => Some(fold(s, cs)),
+        _ => None,
+    };
+    let items: Vec<String> = match v {
+        AttrValue::Array(a) => a.iter().map(|s| fold(s, cs)).collect(),
+        _ => Vec::new(),
+    };
+    match (op, operand) {
+        (Op::IsSet, _) => true,
+        (Op::IsNotSet, _) => false,
+        (Op::Is | Op::IsNot, o) => {
+            let same = match (v, o) {
+                (AttrValue::String(_), Operand::Text(t)) => text.as_deref() == Some(t.as_str()),
+                (AttrValue::Number(n), Operand::Num(x)) => n == x,
+                (AttrValue::Boolean(b), Operand::Bool(x)) => b == x,
+                (AttrValue::Date(d), Operand::Instant(x)) => {
+                    d.timestamp_millis().div_euclid(DAY_MS) == x.div_euclid(DAY_MS)
+                }
+                _ => false,
+            };
+            same == (op == Op::Is)
+        }
+        (Op::In | Op::NotIn, o) => {
+            let found = match o {
+                Operand::Texts(l) => text.as_ref().is_some_and(|t| l.contains(t)),
+                Operand::Nums(l) => num.is_some_and(|n| l.contains(&n)),
+                _ => false,
+            };
+            found == (op == Op::In)
+        }
+        (Op::Contains | Op::NotContains, Operand::Text(t)) => {
+            let found = match v {
+                AttrValue::Array(_) => items.contains(t),
+                _ => text.as_ref().is_some_and(|s| s.contains(t.as_str())),
+            };
+            found == (op == Op::Contains)
+        }
+        (Op::StartsWith, Operand::Text(t)) => text.is_some_and(|s| s.starts_with(t.as_str())),
+        (Op::EndsWith, Operand::Text(t)) => text.is_some_and(|s| s.ends_with(t.as_str())),
+        (Op::Matches, Operand::Regex(re)) => match v {
+            AttrValue::String(s) => re.is_match(s),
+            _ => false,
+        },
+        (Op::Gt | Op::Gte | Op::Lt | Op::Lte, o) => {
+            let x = match o {
+                Operand::Num(x) => *x,
+                Operand::Instant(x) => *x as f64,
+                _ => return false,
+            };
+            num.is_some_and(|n| match op {
+                Op::Gt => n > x,
+                Op::Gte => n >= x,
+                Op::Lt => n < x,
+                _ => n <= x,
+            })
+        }
+        (Op::Between, Operand::Range(lo, hi)) => num.is_some_and(|n| *lo <= n && n <= *hi),
+        (Op::DaysAgoGt | Op::DaysAgoLt | Op::DaysAgoEq | Op::DaysAheadLt, Operand::Days(d)) => {
+            let Some(at) = num.map(|n| n as i64) else {
+                return false;
+            };
+            match op {
+                Op::DaysAgoGt => at < now - d * DAY_MS,
+                Op::DaysAgoLt => at > now - d * DAY_MS && at <= now,
+                Op::DaysAgoEq => at <= now && (now - at).div_euclid(DAY_MS) == *d,
+                _ => at >= now && at < now + d * DAY_MS,
+            }
+        }
+        (Op::ContainsAny, Operand::Texts(l)) => l.iter().any(|x| items.contains(x)),
+        (Op::ContainsAll, Operand::Texts(l)) => l.iter().all(|x| items.contains(x)),
+        (Op::IsEmpty | Op::IsNotEmpty, _) => {
+            let empty = match v {
+                AttrValue::Array(a) => a.is_empty(),
+                AttrValue::String(s) => s.is_empty(),
+                _ => false,
+            };
+            empty == (op == Op::IsEmpty)
+        }
+        (
+            Op::VersionIs | Op::VersionGt | Op::VersionGte | Op::VersionLt | Op::VersionLte,
+            Operand::Version(want),
+        ) => {
+            let AttrValue::String(s) = v else {
+                return false;
+            };
+            let have = version_key(s);
+            match op {
+                Op::VersionIs => have == *want,
+                Op::VersionGt => have > *want,
+                Op::VersionGte => have >= *want,
+                Op::VersionLt => have < *want,
+                _ => have <= *want,
+            }
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::profile::Attribute;
+
+    fn user(attrs: &[(&str, AttrValue)]) -> User {
+        let now = chrono::Utc::now();
+        User {
+            jimer_id: "j_1".into(),
+            user_id: Some("u1".into()),
+            name: Some("Sam Taylor".into()),
+            email: Some("sam@acme.io".into()),
+            language: None,
+            first_seen: None,
+            last_activity: None,
+            sessions: 3,
+            created: now,
+            tags: vec!["beta".into()],
+            attributes: attrs
+                .iter()
+                .map(|(n, v)| Attribute {
+                    name: n.to_string(),
+                    attr_type: v.attr_type(),
+                    value: v.clone(),
+                    source: "custom".into(),
+                    updated_at: now,
+                })
+                .collect(),
+        }
+    }
+
+    fn types(n: &str) -> Option<AttrType> {
+        match n {
+            "plan" => Some(AttrType::String),
+            "mrr" => Some(AttrType::Number),
+            "renews" => Some(AttrType::Date),
+            "features" => Some(AttrType::Array),
+            "app" => Some(AttrType::String),
+            _ => None,
+        }
+    }
+
+    fn check(c: Json) -> Result<Checked, ConditionError> {
+        let segments = |id: i64| match id {
+            1 => Some(Condition::parse(&json!({"segment": 2, "op": "in"})).unwrap()),
+            2 => Some(Condition::parse(&json!({"all": []})).unwrap()),
+            3 => Some(Condition::parse(&json!({"segment": 1, "op": "not_in"})).unwrap()),
+            _ => None,
+        };
+        Condition::parse(&c)?.check(&Schema {
+            attribute: &types,
+            segment: &segments,
+            this: Some(2),
+        })
+    }
+
+    fn matches(c: Json, u: &User, now: i64) -> bool {
+        check(c).unwrap().matches(u, now, &|_| false)
+    }
+
+    #[test]
+    fn errors_name_the_rule_that_is_wrong() {
+        let e = |c: Json| check(c).unwrap_err();
+        let bad = e(
+            json!({"all": [{"attribute": "plan", "op": "is", "value": "Pro"}, {"attribute": "mrr", "op": "contains", "value": "1"}]}),
+        );
+        assert_eq!(bad.path, "all[1]");
+        assert!(
+            bad.message
+                .contains("`contains` does not apply to number `mrr`"),
+            "{bad}"
+        );
+        assert_eq!(
+            e(json!({"attribute": "shoe", "op": "is_set"})).message,
+            "no user has an attribute named \"shoe\""
+        );
+        assert_eq!(
+            e(json!({"any": [{"attribute": "plan", "op": "is"}]})).path,
+            "any[0].value"
+        );
+        assert!(
+            e(json!({"attribute": "plan", "op": "matches", "value": "(["}))
+                .message
+                .contains("regular expression")
+        );
+        assert!(e(json!({"attribute": "plan", "op": "nearly"}))
+            .message
+            .contains("unknown operator"));
+        assert!(
+            e(json!({"attribute": "renews", "op": "gt", "value": "soon"}))
+                .message
+                .contains("ISO date")
+        );
+        assert!(
+            e(json!({"attribute": "mrr", "op": "between", "value": [1]}))
+                .message
+                .contains("[low, high]")
+        );
+        assert!(e(json!({"segment": 9, "op": "in"}))
+            .message
+            .contains("no segment has the id 9"));
+        assert!(
+            e(json!({"segment": 1, "op": "in"}))
+                .message
+                .contains("refers back to itself"),
+            "1 uses 2, the segment being saved"
+        );
+        assert!(e(json!({"segment": 3, "op": "in"}))
+            .message
+            .contains("refers back"));
+        assert!(e(json!({"all": [], "any": []}))
+            .message
+            .contains("only `all`"));
+        assert!(
+            e(json!({"attribute": "plan", "op": "is", "value": "Pro", "colour": 1}))
+                .message
+                .contains("unknown member `colour`")
+        );
+        let mut deep = json!({"attribute": "plan", "op": "is_set"});
+        for _ in 0..=MAX_DEPTH {
+            deep = json!({"all": [deep]});
+        }
+        assert!(e(deep).message.contains("deeper"));
+    }
+
+    #[test]
+    fn the_json_form_round_trips() {
+        let c = json!({"all": [{"attribute": "plan", "op": "in", "value": ["Pro"], "case_sensitive": true},
+                               {"none": [{"segment": 2, "op": "not_in"}]}, {"any": []}]});
+        assert_eq!(Condition::parse(&c).unwrap().to_json(), c);
+    }
+
+    #[test]
+    fn missing_attributes_match_only_the_negative_operators() {
+        let u = user(&[]);
+        let now = 0;
+        for (op, value, want) in [
+            ("is_not_set", None, true),
+            ("is_not", Some(json!("Pro")), true),
+            ("not_in", Some(json!(["Pro"])), true),
+            ("not_contains", Some(json!("P")), true),
+            ("is_set", None, false),
+            ("is", Some(json!("Pro")), false),
+            ("in", Some(json!(["Pro"])), false),
+            ("starts_with", Some(json!("P")), false),
+            ("is_empty", None, false),
+        ] {
+            let mut c = json!({"attribute": "plan", "op": op});
+            if let Some(v) = value {
+                c["value"] = v;
+            }
+            assert_eq!(matches(c, &u, now), want, "{op}");
+        }
+    }
+
+    #[test]
+    fn values_compare_by_type_and_case() {
+        let day = 86_400_000i64;
+        let now = 20_000 * day + 12 * 3_600_000;
+        let renews = chrono::DateTime::from_timestamp_millis(now - 10 * day).unwrap();
+        let u = user(&[
+            ("plan", AttrValue::String("Pro".into())),
+            ("mrr", AttrValue::Number(120.0)),
+            ("renews", AttrValue::Date(renews)),
+            (
+                "features",
+                AttrValue::Array(vec!["export".into(), "API".into()]),
+            ),
+            ("app", AttrValue::String("v2.10.1".into())),
+        ]);
+        let yes = |c: Json| assert!(matches(c.clone(), &u, now), "{c}");
+        let no = |c: Json| assert!(!matches(c.clone(), &u, now), "{c}");
+        yes(json!({"attribute": "plan", "op": "is", "value": "pro"}));
+        no(json!({"attribute": "plan", "op": "is", "value": "pro", "case_sensitive": true}));
+        yes(json!({"attribute": "email", "op": "ends_with", "value": "@ACME.io"}));
+        yes(json!({"attribute": "name", "op": "matches", "value": "^sam\\b"}));
+        yes(json!({"attribute": "mrr", "op": "between", "value": [100, 120]}));
+        no(json!({"attribute": "mrr", "op": "gt", "value": 120}));
+        yes(json!({"attribute": "mrr", "op": "in", "value": [0, 120]}));
+        yes(json!({"attribute": "sessions", "op": "gte", "value": 3}));
+        yes(json!({"attribute": "features", "op": "contains", "value": "api"}));
+        yes(json!({"attribute": "features", "op": "contains_all", "value": ["API", "export"]}));
+        no(json!({"attribute": "features", "op": "contains_any", "value": ["sso"]}));
+        yes(json!({"attribute": "tags", "op": "contains", "value": "beta"}));
+        yes(json!({"attribute": "identified", "op": "is", "value": true}));
+        yes(json!({"attribute": "renews", "op": "days_ago_gt", "value": 9}));
+        no(json!({"attribute": "renews", "op": "days_ago_gt", "value": 10}));
+        yes(json!({"attribute": "renews", "op": "days_ago_eq", "value": 10}));
+        yes(json!({"attribute": "renews", "op": "days_ago_lt", "value": 11}));
+        no(json!({"attribute": "renews", "op": "days_ahead_lt", "value": 30}));
+        let same_day = renews.format("%Y-%m-%d").to_string();
+        yes(json!({"attribute": "renews", "op": "is", "value": same_day}));
+        yes(json!({"attribute": "app", "op": "version_gt", "value": "2.9.0"}));
+        yes(json!({"attribute": "app", "op": "version_lt", "value": "2.10.2-rc.1"}));
+        no(json!({"none": [{"attribute": "plan", "op": "is_set"}]}));
+        yes(
+            json!({"any": [{"attribute": "plan", "op": "is_not_set"}, {"attribute": "mrr", "op": "lt", "value": 500}]}),
+        );
+        no(json!({"any": []}));
+        yes(json!({"all": []}));
+    }
+
+    #[test]
+    fn versions_order_like_semver() {
+        let lt = |a: &str, b: &str| assert!(version_key(a) < version_key(b), "{a} < {b}");
+        lt("1.0.0-rc.1", "1.0.0");
+        lt("1.9.0", "1.10.0");
+        lt("v1.2.3", "1.2.4");
+        assert_eq!(version_key("1.2.3+build"), version_key("v1.2.3"));
+    }
+
+    #[test]
+    fn segment_rules_ask_the_membership() {
+        let u = user(&[]);
+        let c = check(json!({"segment": 1, "op": "not_in"}));
+        // 1 refers to 2, which is the segment being saved: refused.
+        assert!(c.is_err());
+        let segments = |id: i64| (id == 7).then(|| Condition::All(Vec::new()));
+        let checked = Condition::parse(&json!({"segment": 7, "op": "not_in"}))
+            .unwrap()
+            .check(&Schema {
+                attribute: &types,
+                segment: &segments,
+                this: None,
+            })
+            .unwrap();
+        assert!(checked.matches(&u, 0, &|_| false));
+        assert!(!checked.matches(&u, 0, &|id| id == 7));
+    }
+}
