@@ -9,7 +9,8 @@ use common::site::{session_of, Site, SAME};
 use serde_json::json;
 use userdeck::model::distribution::Distribution;
 use userdeck::model::profile::Identify;
-use userdeck::server::store::users::{ListQuery, Who};
+use userdeck::server::store::list::{Cursor, ListQuery, Sort};
+use userdeck::server::store::users::Who;
 use userdeck::server::store::writer::WriteOp;
 
 /// Pages render through Leptos, whose reactive state is global to the
@@ -566,7 +567,7 @@ async fn attribute_columns_sort_the_users_who_have_them() {
         let walk = |sort: &'static str, search: Option<&'static str>| {
             let store = db.store.clone();
             async move {
-                let sort = userdeck::server::store::users::Sort::parse(sort).unwrap();
+                let sort = Sort::parse(sort).unwrap();
                 let (mut ids, mut cursor) = (Vec::new(), None);
                 let mut total: i64;
                 loop {
@@ -586,11 +587,7 @@ async fn attribute_columns_sort_the_users_who_have_them() {
                     total = page.total;
                     ids.extend(page.users.iter().filter_map(|u| u.user_id.clone()));
                     match page.next_cursor {
-                        Some(c) => {
-                            cursor = Some(
-                                userdeck::server::store::users::Cursor::decode(&c, &sort).unwrap(),
-                            )
-                        }
+                        Some(c) => cursor = Some(Cursor::decode(&c, &sort).unwrap()),
                         None => break,
                     }
                 }
@@ -617,6 +614,6 @@ async fn attribute_columns_sort_the_users_who_have_them() {
         assert_eq!(by_plan.len(), 3, "{n}: then both Pro users");
         assert_eq!(walk("attr:plan", Some("acme")).await.0, 2, "{n}");
         assert_eq!(walk("attr:no_such_key", None).await, (0, vec![]), "{n}");
-        assert!(userdeck::server::store::users::Sort::parse("attr:").is_none());
+        assert!(Sort::parse("attr:").is_none());
     }
 }

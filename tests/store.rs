@@ -6,7 +6,8 @@ use serde_json::json;
 use userdeck::model::attribute::{AttrType, AttrValue};
 use userdeck::model::profile::{Identify, ProfileUpdate};
 use userdeck::server::store::bulk::{NewAttribute, NewUser};
-use userdeck::server::store::users::{ListQuery, Sort, UserKey, Who};
+use userdeck::server::store::list::{ListQuery, Sort};
+use userdeck::server::store::users::{UserKey, Who};
 use userdeck::server::store::writer::{WriteError, WriteOp, WriteOutcome, Writer};
 use userdeck::server::store::Store;
 
@@ -368,7 +369,7 @@ async fn bulk_insert_list_pages_search_and_delete() {
                 match page.next_cursor {
                     Some(c) => {
                         cursor =
-                            Some(userdeck::server::store::users::Cursor::decode(&c, &sort).unwrap())
+                            Some(userdeck::server::store::list::Cursor::decode(&c, &sort).unwrap())
                     }
                     None => break,
                 }

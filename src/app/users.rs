@@ -73,7 +73,7 @@ pub async fn list_users(
     cursor: Option<String>,
 ) -> Result<UserListPage, ServerFnError> {
     use crate::model::time::ago;
-    use crate::server::store::users::{Cursor, ListQuery, Sort, SORT_KEYS};
+    use crate::server::store::list::{Cursor, ListQuery, Sort, SORT_KEYS};
     let (state, account) = crate::server::dashboard::signed_in().await?;
     let sort = match sort.as_deref().filter(|s| !s.is_empty()) {
         None => Sort::default(),

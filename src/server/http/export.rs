@@ -4,7 +4,7 @@
 
 use crate::model::attribute::{format_date, AttrValue};
 use crate::server::store::accounts::Account;
-use crate::server::store::users::{Cursor, ListQuery, Sort};
+use crate::server::store::list::{Cursor, ListQuery, Sort};
 use crate::server::store::{to_time, Store};
 use crate::server::AppState;
 use axum::body::{Body, Bytes};

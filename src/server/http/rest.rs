@@ -4,7 +4,8 @@
 use super::error::{ApiError, JsonBody};
 use crate::model::profile::Identify;
 use crate::server::keycache::KeyKind;
-use crate::server::store::users::{Cursor, ListQuery, Sort, UserKey, Who, SORT_KEYS};
+use crate::server::store::list::{Cursor, ListQuery, Sort, SORT_KEYS};
+use crate::server::store::users::{UserKey, Who};
 use crate::server::store::workspace::Workspace;
 use crate::server::store::writer::{WriteOp, WriteOutcome};
 use crate::server::AppState;

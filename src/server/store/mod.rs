@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod bulk;
 pub mod definitions;
 pub mod distribution;
+pub mod list;
 pub mod users;
 pub mod workspace;
 pub mod writer;
