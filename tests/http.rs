@@ -136,6 +136,15 @@ impl Api {
         self.send(req).await
     }
 
+    async fn put(&self, path: &str, body: &Value) -> Resp {
+        let req = self
+            .rest(Method::PUT, path)
+            .header(header::CONTENT_TYPE, JSON)
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
     async fn identify(&self, body: Value) -> Resp {
         self.post("/api/v1/identify", &body).await
     }
@@ -3283,5 +3292,157 @@ async fn the_bearer_scheme_is_case_insensitive() {
                 &format!("Authorization: {scheme} <secret_key>"),
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn segments_are_saved_checked_listed_replaced_and_deleted() {
+    for db in common::databases().await {
+        let api = Api::new(&db).await;
+        api.identify_ok(json!({"user_id": "s1", "attributes": {"plan": "Pro", "mrr": 120}}))
+            .await;
+        let pro = json!({"attribute": "plan", "op": "is", "value": "Pro"});
+        let created = api
+            .post(
+                "/api/v1/segments",
+                &json!({"name": "Pro", "icon": "⭐", "condition": pro}),
+            )
+            .await
+            .expect(StatusCode::CREATED, "create a segment")
+            .json;
+        let id = created["id"].as_i64().expect("an id");
+        assert_eq!(created["condition"], pro, "[{}]", api.db);
+        assert_eq!(created["description"], "", "[{}]", api.db);
+
+        // A segment built on another.
+        let big = json!({"all": [{"segment": id, "op": "in"}, {"attribute": "mrr", "op": "gte", "value": 100}]});
+        let big_id = api
+            .post(
+                "/api/v1/segments",
+                &json!({"name": "Big Pro", "condition": big}),
+            )
+            .await
+            .expect(StatusCode::CREATED, "a segment using another")
+            .json["id"]
+            .as_i64()
+            .unwrap();
+
+        // Refused, and nothing saved: errors name what is wrong.
+        for (body, status, code, says) in [
+            (
+                json!({"name": "Pro", "condition": pro}),
+                StatusCode::CONFLICT,
+                "segment_name_taken",
+                "exists already",
+            ),
+            (
+                json!({"name": "X", "condition": {"attribute": "shoe_size", "op": "gt", "value": 3}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_condition",
+                "no user has an attribute named \"shoe_size\"",
+            ),
+            (
+                json!({"name": "X", "condition": {"all": [pro, {"attribute": "mrr", "op": "contains", "value": "1"}]}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_condition",
+                "all[1]",
+            ),
+            (
+                json!({"name": "X", "condition": {"attribute": "plan", "op": "matches", "value": "(["}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_condition",
+                "regular expression",
+            ),
+            (
+                json!({"name": "X", "condition": {"segment": 999, "op": "in"}}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_condition",
+                "no segment has the id 999",
+            ),
+            (
+                json!({"name": "", "condition": pro}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_segment",
+                "`name`",
+            ),
+        ] {
+            let res = api.post("/api/v1/segments", &body).await;
+            let res = res.expect_error(status, code, &format!("POST {body}"));
+            let message = res.json["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert!(message.contains(says), "[{}] {message}", api.db);
+        }
+        let all = api
+            .get("/api/v1/segments")
+            .await
+            .expect(StatusCode::OK, "list")
+            .json;
+        let names: Vec<&str> = all["segments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        assert_eq!(names, ["Big Pro", "Pro"], "[{}]", api.db);
+
+        // A segment may not come back to itself through another.
+        let cycle = json!({"name": "Pro", "condition": {"segment": big_id, "op": "in"}});
+        api.put(&format!("/api/v1/segments/{id}"), &cycle)
+            .await
+            .expect_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_condition",
+                "a cycle",
+            );
+        let renamed = api
+            .put(
+                &format!("/api/v1/segments/{id}"),
+                &json!({"name": "Pro plan", "description": "Paying", "condition": pro}),
+            )
+            .await
+            .expect(StatusCode::OK, "replace")
+            .json;
+        assert_eq!(
+            (renamed["name"].as_str(), renamed["description"].as_str()),
+            (Some("Pro plan"), Some("Paying"))
+        );
+        assert_eq!(
+            api.get(&format!("/api/v1/segments/{id}")).await.json["name"],
+            "Pro plan"
+        );
+
+        // In use: refused with the names of the segments that use it.
+        let res = api
+            .delete(&format!("/api/v1/segments/{id}"))
+            .await
+            .expect_error(
+                StatusCode::CONFLICT,
+                "segment_in_use",
+                "delete a used segment",
+            );
+        assert!(
+            res.json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Big Pro"),
+            "[{}]",
+            api.db
+        );
+        api.delete(&format!("/api/v1/segments/{big_id}"))
+            .await
+            .expect(StatusCode::NO_CONTENT, "delete");
+        api.delete(&format!("/api/v1/segments/{id}"))
+            .await
+            .expect(StatusCode::NO_CONTENT, "delete");
+        api.get(&format!("/api/v1/segments/{id}"))
+            .await
+            .expect_error(StatusCode::NOT_FOUND, "segment_not_found", "gone");
+        api.get("/api/v1/segments/not-a-number").await.expect_error(
+            StatusCode::NOT_FOUND,
+            "segment_not_found",
+            "bad id",
+        );
     }
 }

@@ -4,4 +4,5 @@ pub mod attribute;
 pub mod condition;
 pub mod distribution;
 pub mod profile;
+pub mod segment;
 pub mod time;

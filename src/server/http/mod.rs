@@ -6,6 +6,7 @@ pub mod error;
 pub mod export;
 pub mod rest;
 pub mod sdk;
+pub mod segments;
 
 use crate::app::{shell, App};
 use crate::server::{assets, AppState};
@@ -34,6 +35,13 @@ pub fn router(state: AppState) -> Router {
             get(rest::get_user).delete(rest::delete_user),
         )
         .route("/attributes", get(rest::attributes))
+        .route("/segments", get(segments::list).post(segments::create))
+        .route(
+            "/segments/{id}",
+            get(segments::get)
+                .put(segments::replace)
+                .delete(segments::delete),
+        )
         .fallback(rest::no_such_endpoint)
         .method_not_allowed_fallback(rest::wrong_method)
         .layer(DefaultBodyLimit::max(REST_BODY_LIMIT));

@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod definitions;
 pub mod distribution;
 pub mod list;
+pub mod segments;
 pub mod users;
 pub mod workspace;
 pub mod writer;
@@ -91,6 +92,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "dashboard",
         include_str!("../../../migrations/sqlite/0003_dashboard.sql"),
     ),
+    (
+        4,
+        "segments",
+        include_str!("../../../migrations/sqlite/0004_segments.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -107,6 +113,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "dashboard",
         include_str!("../../../migrations/postgres/0003_dashboard.sql"),
+    ),
+    (
+        4,
+        "segments",
+        include_str!("../../../migrations/postgres/0004_segments.sql"),
     ),
 ];
 

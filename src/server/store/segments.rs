@@ -1,0 +1,228 @@
+//! Saved segments: their conditions, checked against the workspace's
+//! attributes and other segments before they are stored.
+
+use super::definitions::type_of;
+use super::{now_ms, to_time, Store, StoreError};
+use crate::model::attribute::{format_date, AttrType};
+use crate::model::condition::{Checked, Condition, ConditionError, Schema};
+use crate::model::segment::SegmentInput;
+use serde_json::{json, Value as Json};
+use sqlx::Row;
+use std::collections::HashMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub icon: String,
+    pub condition: Condition,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Segment {
+    /// The API form.
+    pub fn to_json(&self) -> Json {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "icon": self.icon,
+            "condition": self.condition.to_json(),
+            "created_at": format_date(&to_time(self.created_at)),
+            "updated_at": format_date(&to_time(self.updated_at)),
+        })
+    }
+}
+
+/// Why a segment cannot be saved or deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentStoreError {
+    #[error("`condition`: {0}")]
+    Invalid(ConditionError),
+    #[error("a segment named {0:?} exists already; choose another name")]
+    NameTaken(String),
+    #[error("no segment has the id {0}")]
+    NotFound(i64),
+    #[error("segments {} use this segment; change them first", .0.join(", "))]
+    InUse(Vec<String>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn segment_row(r: &sqlx::any::AnyRow) -> Result<Segment, StoreError> {
+    let text: String = r.try_get("condition")?;
+    let json: Json = serde_json::from_str(&text)
+        .map_err(|e| StoreError::Corrupt(format!("segment condition: {e}")))?;
+    Ok(Segment {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        icon: r.try_get("icon")?,
+        condition: Condition::parse(&json)
+            .map_err(|e| StoreError::Corrupt(format!("segment condition: {e}")))?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+const COLUMNS: &str = "id, name, description, icon, condition, created_at, updated_at";
+
+impl Store {
+    pub async fn segments(&self, workspace: i64) -> Result<Vec<Segment>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM segments WHERE workspace_id = $1 ORDER BY name"
+        ))
+        .bind(workspace)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(segment_row).collect()
+    }
+
+    pub async fn segment(&self, workspace: i64, id: i64) -> Result<Option<Segment>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM segments WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(segment_row).transpose()
+    }
+
+    /// Checks a condition against the workspace as it is now; `this` is the
+    /// segment being saved (it may not refer to itself, even through others).
+    pub async fn check_condition(
+        &self,
+        workspace: i64,
+        condition: &Condition,
+        this: Option<i64>,
+    ) -> Result<Result<Checked, ConditionError>, StoreError> {
+        let saved: HashMap<i64, Condition> = self
+            .segments(workspace)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.condition))
+            .collect();
+        let mut types: HashMap<String, Option<AttrType>> = HashMap::new();
+        let mut conn = self.pool.acquire().await?;
+        let mut names = Vec::new();
+        collect_attributes(condition, &mut names);
+        for name in names {
+            let t = type_of(&mut conn, workspace, &name).await?;
+            types.insert(name, t);
+        }
+        let attribute = |n: &str| types.get(n).copied().flatten();
+        let segment = |id: i64| saved.get(&id).cloned();
+        Ok(condition.check(&Schema {
+            attribute: &attribute,
+            segment: &segment,
+            this,
+        }))
+    }
+
+    /// Creates (`id` None) or replaces a segment.
+    pub async fn save_segment(
+        &self,
+        workspace: i64,
+        id: Option<i64>,
+        input: &SegmentInput,
+    ) -> Result<Segment, SegmentStoreError> {
+        if let Some(id) = id {
+            if self.segment(workspace, id).await?.is_none() {
+                return Err(SegmentStoreError::NotFound(id));
+            }
+        }
+        self.check_condition(workspace, &input.condition, id)
+            .await?
+            .map_err(SegmentStoreError::Invalid)?;
+        let taken: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM segments WHERE workspace_id = $1 AND name = $2")
+                .bind(workspace)
+                .bind(&input.name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::from)?;
+        if taken.is_some_and(|t| Some(t) != id) {
+            return Err(SegmentStoreError::NameTaken(input.name.clone()));
+        }
+        let now = now_ms();
+        let condition = input.condition.to_json().to_string();
+        let id = match id {
+            Some(id) => {
+                sqlx::query(
+                    "UPDATE segments SET name = $3, description = $4, icon = $5, condition = $6, updated_at = $7
+                     WHERE workspace_id = $1 AND id = $2",
+                )
+                .bind(workspace)
+                .bind(id)
+                .bind(&input.name)
+                .bind(&input.description)
+                .bind(&input.icon)
+                .bind(condition)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::from)?;
+                id
+            }
+            None => sqlx::query_scalar(
+                "INSERT INTO segments (workspace_id, name, description, icon, condition, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            )
+            .bind(workspace)
+            .bind(&input.name)
+            .bind(&input.description)
+            .bind(&input.icon)
+            .bind(condition)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::from)?,
+        };
+        self.segment(workspace, id)
+            .await?
+            .ok_or(SegmentStoreError::NotFound(id))
+    }
+
+    /// Deletes a segment no other segment uses.
+    pub async fn delete_segment(&self, workspace: i64, id: i64) -> Result<(), SegmentStoreError> {
+        let all = self.segments(workspace).await?;
+        if !all.iter().any(|s| s.id == id) {
+            return Err(SegmentStoreError::NotFound(id));
+        }
+        let users: Vec<String> = all
+            .iter()
+            .filter(|s| s.condition.segments().contains(&id))
+            .map(|s| s.name.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(SegmentStoreError::InUse(users));
+        }
+        sqlx::query("DELETE FROM segments WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::from)?;
+        Ok(())
+    }
+}
+
+/// The attribute names a condition's rules use.
+fn collect_attributes(c: &Condition, out: &mut Vec<String>) {
+    match c {
+        Condition::All(l) | Condition::Any(l) | Condition::None(l) => {
+            for x in l {
+                collect_attributes(x, out);
+            }
+        }
+        Condition::Rule(r) => {
+            if !out.contains(&r.attribute) {
+                out.push(r.attribute.clone());
+            }
+        }
+        Condition::Segment { .. } => {}
+    }
+}
