@@ -13,12 +13,6 @@ use userdeck::server::store::list::{Cursor, ListQuery, Sort};
 use userdeck::server::store::users::Who;
 use userdeck::server::store::writer::WriteOp;
 
-/// Pages render through Leptos, whose reactive state is global to the
-/// process: two tests rendering at once on their own runtimes can leave one
-/// waiting forever (never seen in the server, which has one runtime). The
-/// tests of this file take turns.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn load(site: &Site, ws: i64, bodies: Vec<serde_json::Value>) {
     let ops = bodies
         .into_iter()
@@ -90,7 +84,6 @@ async fn total(db: &common::TestDb, ws: i64, search: &str) -> (i64, Vec<String>)
 
 #[tokio::test]
 async fn search_finds_substrings_and_exact_ids_and_follows_changes() {
-    let _turn = SERIAL.lock().await;
     for db in common::databases().await {
         let n = db.name;
         let (site, _, ws) = signed_in(&db).await;
@@ -169,7 +162,6 @@ async fn search_finds_substrings_and_exact_ids_and_follows_changes() {
 
 #[tokio::test]
 async fn tags_are_added_and_removed_and_bad_ones_change_nothing() {
-    let _turn = SERIAL.lock().await;
     for db in common::databases().await {
         let n = db.name;
         let (site, session, ws) = signed_in(&db).await;
@@ -242,7 +234,6 @@ async fn tags_are_added_and_removed_and_bad_ones_change_nothing() {
 
 #[tokio::test]
 async fn delete_needs_its_box_ticked() {
-    let _turn = SERIAL.lock().await;
     for db in common::databases().await {
         let n = db.name;
         let (site, session, ws) = signed_in(&db).await;
@@ -322,7 +313,6 @@ async fn delete_needs_its_box_ticked() {
 
 #[tokio::test]
 async fn columns_are_remembered_and_the_export_follows_the_view() {
-    let _turn = SERIAL.lock().await;
     for db in common::databases().await {
         let n = db.name;
         let (site, session, _) = signed_in(&db).await;
@@ -386,7 +376,6 @@ async fn columns_are_remembered_and_the_export_follows_the_view() {
 
 #[tokio::test]
 async fn an_invitation_creates_one_account() {
-    let _turn = SERIAL.lock().await;
     for db in common::databases().await {
         let n = db.name;
         let (site, session, ws) = signed_in(&db).await;
@@ -494,7 +483,6 @@ async fn an_invitation_creates_one_account() {
 
 #[tokio::test]
 async fn distributions_count_values_elements_and_bins() {
-    let _turn = SERIAL.lock().await;
     for db in common::databases().await {
         let n = db.name;
         let (_, _, ws) = signed_in(&db).await;
@@ -559,7 +547,6 @@ async fn distributions_count_values_elements_and_bins() {
 
 #[tokio::test]
 async fn attribute_columns_sort_the_users_who_have_them() {
-    let _turn = SERIAL.lock().await;
     for db in common::databases().await {
         let n = db.name;
         let (_, _, ws) = signed_in(&db).await;

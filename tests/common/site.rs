@@ -25,6 +25,12 @@ impl Site {
     }
 
     pub async fn send(&self, req: Request<Body>) -> Answer {
+        // Leptos keeps its reactive state per process: two tests rendering
+        // pages at once, each on its own runtime, can leave one waiting
+        // forever (never seen in the server, which has one runtime). Pages
+        // render one at a time here.
+        static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _turn = ONE_AT_A_TIME.lock().await;
         let res = router(self.state.clone())
             .oneshot(req)
             .await
