@@ -20,11 +20,7 @@ pub struct Me {
 #[server(prefix = "/_fn", endpoint = "load_me")]
 pub async fn load_me() -> Result<Me, ServerFnError> {
     let (state, account) = crate::server::dashboard::signed_in().await?;
-    let ws = state
-        .store
-        .workspace(account.workspace_id)
-        .await?
-        .ok_or_else(|| ServerFnError::new("this account's workspace is gone"))?;
+    let ws = crate::server::dashboard::workspace_of(&state, &account).await?;
     Ok(Me {
         workspace: ws.name,
         email: account.email,

@@ -29,11 +29,7 @@ pub struct PendingInvite {
 #[server(prefix = "/_fn", endpoint = "load_settings")]
 pub async fn load_settings() -> Result<SettingsData, ServerFnError> {
     let (state, account) = crate::server::dashboard::signed_in().await?;
-    let ws = state
-        .store
-        .workspace(account.workspace_id)
-        .await?
-        .ok_or_else(|| ServerFnError::new("this account's workspace is gone"))?;
+    let ws = crate::server::dashboard::workspace_of(&state, &account).await?;
     let base = crate::server::dashboard::base_url().await;
     Ok(SettingsData {
         workspace: ws.name,

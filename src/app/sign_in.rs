@@ -67,6 +67,17 @@ pub fn SignIn() -> impl IntoView {
     }
 }
 
+/// The password box of the forms that create an account.
+#[component]
+fn NewPassword() -> impl IntoView {
+    view! {
+        <label>
+            "Password (10 characters or more)"
+            <input type="password" name="password" autocomplete="new-password" minlength="10" required />
+        </label>
+    }
+}
+
 #[component]
 pub fn Setup() -> impl IntoView {
     let query = use_query_map();
@@ -87,16 +98,7 @@ pub fn Setup() -> impl IntoView {
                 <label>
                     "Email" <input type="email" name="email" autocomplete="username" required />
                 </label>
-                <label>
-                    "Password (10 characters or more)"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="new-password"
-                        minlength="10"
-                        required
-                    />
-                </label>
+                <NewPassword />
                 <button type="submit">"Create account"</button>
             </form>
         </main>
@@ -119,16 +121,7 @@ pub fn AcceptInvite() -> impl IntoView {
                 <p>"You were invited. Choose a password to create your account; your email is the one the invitation was made for."</p>
                 <Notice />
                 <input type="hidden" name="token" value=token />
-                <label>
-                    "Password (10 characters or more)"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="new-password"
-                        minlength="10"
-                        required
-                    />
-                </label>
+                <NewPassword />
                 <button type="submit">"Create account"</button>
             </form>
         </main>

@@ -16,6 +16,18 @@ pub async fn signed_in() -> Result<(AppState, Account), ServerFnError> {
     Ok((state, account))
 }
 
+/// The signed-in account's workspace.
+pub async fn workspace_of(
+    state: &AppState,
+    account: &Account,
+) -> Result<super::store::workspace::Workspace, ServerFnError> {
+    state
+        .store
+        .workspace(account.workspace_id)
+        .await?
+        .ok_or_else(|| ServerFnError::new("this account's workspace is gone"))
+}
+
 /// The address the browser used to reach this server, for snippets.
 pub async fn base_url() -> String {
     let headers: HeaderMap = leptos_axum::extract().await.unwrap_or_default();
