@@ -344,10 +344,7 @@
     }
   }
 
-  // Segments and personalization are sent to the server even though this
-  // version of it does not serve them yet (it answers 404): the callback gets
-  // the server's real answer, never a made-up one, and starts working as soon
-  // as the server does.
+  // The callback gets [{id, name}, ...]: the segments the visitor is in now.
   async function getSegments(args) {
     var callback = args[0];
     try {
@@ -358,6 +355,9 @@
     }
   }
 
+  // Personalization is sent to the server even though this version of it
+  // does not serve it yet (it answers 404): the callback gets the server's
+  // real answer, never a made-up one.
   async function personalize(args) {
     var template = args[0];
     var callback = args[1];

@@ -106,6 +106,7 @@ pub async fn list_users(
         cursor,
         skip_total: false,
         attributes: Some(columns.clone()),
+        condition: None,
     };
     let page = state.store.list_users(account.workspace_id, &query).await?;
     let addable = state

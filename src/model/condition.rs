@@ -74,7 +74,7 @@ impl Op {
     }
 
     /// Operators a user lacking the attribute matches (API.md).
-    fn matches_missing(self) -> bool {
+    pub fn matches_missing(self) -> bool {
         matches!(self, Op::IsNotSet | Op::IsNot | Op::NotIn | Op::NotContains)
     }
 }
@@ -101,6 +101,8 @@ fn err(path: &str, message: impl Into<String>) -> ConditionError {
 /// Deepest nesting and most rules a condition may hold.
 pub const MAX_DEPTH: usize = 16;
 pub const MAX_RULES: usize = 200;
+/// Most items in a rule's list value (`in`, `contains_any`, ...).
+pub const MAX_LIST: usize = 1000;
 /// Longest regular expression, in bytes of compiled program.
 const REGEX_SIZE: usize = 1 << 16;
 
@@ -275,7 +277,7 @@ fn parse_at(
 
 /// A rule with its value read for its attribute's type.
 #[derive(Clone, Debug)]
-enum Operand {
+pub enum Operand {
     None,
     Text(String),
     Texts(Vec<String>),
@@ -290,19 +292,23 @@ enum Operand {
     Version(String),
 }
 
-/// A condition checked against a workspace: ready to evaluate.
+/// A condition checked against a workspace: ready to evaluate, here or as
+/// SQL (`server::store::conditions`). Segment references hold the checked
+/// condition of the segment they name, so a checked tree stands alone.
 #[derive(Clone, Debug)]
 pub struct Checked {
     node: Node,
 }
 
 #[derive(Clone, Debug)]
-enum Node {
+pub enum Node {
     All(Vec<Node>),
     Any(Vec<Node>),
     None(Vec<Node>),
     Rule {
         attribute: String,
+        /// The attribute's type (native fields included).
+        attr_type: AttrType,
         op: Op,
         operand: Operand,
         case_sensitive: bool,
@@ -310,6 +316,7 @@ enum Node {
     Segment {
         id: i64,
         member: bool,
+        condition: Box<Node>,
     },
 }
 
@@ -328,12 +335,14 @@ impl Condition {
     /// the right shape, regular expression valid) and every segment
     /// reference (known, no cycle back to `schema.this`).
     pub fn check(&self, schema: &Schema<'_>) -> Result<Checked, ConditionError> {
-        let node = check_at(self, "", schema)?;
+        // Cycles first: checking follows segment references.
         let mut seen = Vec::new();
         for id in self.segments() {
             no_cycle(id, schema, &mut seen, "")?;
         }
-        Ok(Checked { node })
+        Ok(Checked {
+            node: check_at(self, "", schema)?,
+        })
     }
 }
 
@@ -379,12 +388,19 @@ fn check_at(c: &Condition, path: &str, schema: &Schema<'_>) -> Result<Node, Cond
         Condition::Any(l) => Node::Any(group("any", l)?),
         Condition::None(l) => Node::None(group("none", l)?),
         Condition::Segment { id, member } => {
-            if (schema.segment)(*id).is_none() {
+            let Some(c) = (schema.segment)(*id) else {
                 return Err(err(path, format!("no segment has the id {id}")));
-            }
+            };
+            let condition = check_at(&c, "", schema).map_err(|e| {
+                err(
+                    path,
+                    format!("segment {id} no longer holds: {} (at {})", e.message, e.path),
+                )
+            })?;
             Node::Segment {
                 id: *id,
                 member: *member,
+                condition: Box::new(condition),
             }
         }
         Condition::Rule(r) => {
@@ -420,6 +436,7 @@ fn check_at(c: &Condition, path: &str, schema: &Schema<'_>) -> Result<Node, Cond
             let operand = operand(r, attr_type, &vpath)?;
             Node::Rule {
                 attribute: r.attribute.clone(),
+                attr_type,
                 op: r.op,
                 operand,
                 case_sensitive: r.case_sensitive,
@@ -428,11 +445,13 @@ fn check_at(c: &Condition, path: &str, schema: &Schema<'_>) -> Result<Node, Cond
     })
 }
 
-fn fold(s: &str, case_sensitive: bool) -> String {
+/// Case-insensitive comparisons fold A-Z only: the one folding that
+/// SQLite's `lower()`, PostgreSQL's `lower(.. COLLATE "C")` and this agree on.
+pub fn fold(s: &str, case_sensitive: bool) -> String {
     if case_sensitive {
         s.to_string()
     } else {
-        s.to_lowercase()
+        s.to_ascii_lowercase()
     }
 }
 
@@ -449,6 +468,15 @@ fn operand(r: &Rule, t: AttrType, path: &str) -> Result<Operand, ConditionError>
         v.and_then(Json::as_i64)
             .filter(|d| (0..=36_500).contains(d))
     };
+    if v
+        .and_then(Json::as_array)
+        .is_some_and(|l| l.len() > MAX_LIST)
+    {
+        return Err(err(
+            path,
+            format!("a list holds at most {MAX_LIST} items"),
+        ));
+    }
     Ok(match r.op {
         Op::IsSet | Op::IsNotSet | Op::IsEmpty | Op::IsNotEmpty => {
             if v.is_some_and(|v| !v.is_null()) {
@@ -568,7 +596,7 @@ pub fn version_key(s: &str) -> String {
 const DAY_MS: i64 = 86_400_000;
 
 /// A user's value of an attribute, native fields included.
-fn value_of(user: &User, name: &str) -> Option<AttrValue> {
+pub fn value_of(user: &User, name: &str) -> Option<AttrValue> {
     let text = |v: &Option<String>| v.clone().map(AttrValue::String);
     match name {
         "user_id" => text(&user.user_id),
@@ -591,19 +619,24 @@ fn value_of(user: &User, name: &str) -> Option<AttrValue> {
 }
 
 impl Checked {
-    /// Whether `user` matches at `now` (ms); `segment` answers whether the
-    /// user is in another segment.
-    pub fn matches(&self, user: &User, now: i64, segment: &dyn Fn(i64) -> bool) -> bool {
-        eval(&self.node, user, now, segment)
+    /// Whether `user` matches at `now` (ms since the epoch).
+    pub fn matches(&self, user: &User, now: i64) -> bool {
+        eval(&self.node, user, now)
+    }
+
+    pub fn root(&self) -> &Node {
+        &self.node
     }
 }
 
-fn eval(n: &Node, user: &User, now: i64, segment: &dyn Fn(i64) -> bool) -> bool {
+fn eval(n: &Node, user: &User, now: i64) -> bool {
     match n {
-        Node::All(c) => c.iter().all(|x| eval(x, user, now, segment)),
-        Node::Any(c) => c.iter().any(|x| eval(x, user, now, segment)),
-        Node::None(c) => !c.iter().any(|x| eval(x, user, now, segment)),
-        Node::Segment { id, member } => segment(*id) == *member,
+        Node::All(c) => c.iter().all(|x| eval(x, user, now)),
+        Node::Any(c) => c.iter().any(|x| eval(x, user, now)),
+        Node::None(c) => !c.iter().any(|x| eval(x, user, now)),
+        Node::Segment {
+            member, condition, ..
+        } => eval(condition, user, now) == *member,
         Node::Rule {
             attribute,
             op,
@@ -617,7 +650,8 @@ fn eval(n: &Node, user: &User, now: i64, segment: &dyn Fn(i64) -> bool) -> bool 
     }
 }
 
-fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> bool {
+/// Whether a user's value `v` passes a rule (the user has the attribute).
+pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> bool {
     let num = match v {
         AttrValue::Number(n) => Some(*n),
         AttrValue::Date(d) => Some(d.timestamp_millis() as f64),
@@ -779,7 +813,7 @@ mod tests {
     }
 
     fn matches(c: Json, u: &User, now: i64) -> bool {
-        check(c).unwrap().matches(u, now, &|_| false)
+        check(c).unwrap().matches(u, now)
     }
 
     #[test]
@@ -939,16 +973,32 @@ mod tests {
         let c = check(json!({"segment": 1, "op": "not_in"}));
         // 1 refers to 2, which is the segment being saved: refused.
         assert!(c.is_err());
-        let segments = |id: i64| (id == 7).then(|| Condition::All(Vec::new()));
-        let checked = Condition::parse(&json!({"segment": 7, "op": "not_in"}))
-            .unwrap()
-            .check(&Schema {
-                attribute: &types,
-                segment: &segments,
-                this: None,
-            })
-            .unwrap();
-        assert!(checked.matches(&u, 0, &|_| false));
-        assert!(!checked.matches(&u, 0, &|id| id == 7));
+        let segments = |id: i64| match id {
+            7 => Some(Condition::All(Vec::new())),
+            8 => Some(Condition::Any(Vec::new())),
+            9 => Some(Condition::parse(&json!({"segment": 8, "op": "not_in"})).unwrap()),
+            _ => None,
+        };
+        let check = |c: Json| {
+            Condition::parse(&c)
+                .unwrap()
+                .check(&Schema {
+                    attribute: &types,
+                    segment: &segments,
+                    this: None,
+                })
+                .unwrap()
+        };
+        assert!(!check(json!({"segment": 7, "op": "not_in"})).matches(&u, 0));
+        assert!(check(json!({"segment": 7, "op": "in"})).matches(&u, 0));
+        assert!(check(json!({"segment": 8, "op": "not_in"})).matches(&u, 0));
+        assert!(check(json!({"segment": 9, "op": "in"})).matches(&u, 0));
+    }
+
+    #[test]
+    fn lists_are_bounded() {
+        let long: Vec<Json> = (0..=MAX_LIST).map(|i| json!(i.to_string())).collect();
+        let e = check(json!({"attribute": "plan", "op": "in", "value": long})).unwrap_err();
+        assert!(e.message.contains("at most"), "{e}");
     }
 }

@@ -136,6 +136,17 @@ pub async fn users_csv(
     if param("q").is_some_and(|q| q.chars().count() > 200 || q.chars().any(char::is_control)) {
         return (StatusCode::BAD_REQUEST, "search for at most 200 characters").into_response();
     }
+    let condition = match crate::server::dashboard::view_condition(
+        &state,
+        account.workspace_id,
+        param("segment"),
+        param("filter"),
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
     let columns = match state.store.user_columns(account.id).await {
         Ok(c) => c,
         Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
@@ -151,6 +162,7 @@ pub async fn users_csv(
             cursor: None,
             skip_total: true,
             attributes: Some(columns.clone()),
+            condition,
         },
         columns,
         header: true,

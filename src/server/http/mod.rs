@@ -34,8 +34,11 @@ pub fn router(state: AppState) -> Router {
             "/users/{user_id}",
             get(rest::get_user).delete(rest::delete_user),
         )
+        .route("/users/{user_id}/segments", get(segments::of_user))
         .route("/attributes", get(rest::attributes))
         .route("/segments", get(segments::list).post(segments::create))
+        .route("/segments/count", post(segments::count))
+        .route("/segments/{id}/users", get(segments::users))
         .route(
             "/segments/{id}",
             get(segments::get)
@@ -52,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/identify", post(sdk::identify))
         .route("/update", post(sdk::update))
         .route("/me", post(sdk::me))
+        .route("/segments", post(sdk::segments))
         .fallback(rest::no_such_endpoint)
         .method_not_allowed_fallback(rest::wrong_method)
         .layer(DefaultBodyLimit::max(SDK_BODY_LIMIT))

@@ -5,6 +5,7 @@ use super::error::{ApiError, JsonBody};
 use crate::model::profile::Identify;
 use crate::server::keycache::KeyKind;
 use crate::server::store::list::{Cursor, ListQuery, Sort, SORT_KEYS};
+use crate::server::store::now_ms;
 use crate::server::store::users::{UserKey, Who};
 use crate::server::store::workspace::Workspace;
 use crate::server::store::writer::{WriteOp, WriteOutcome};
@@ -150,7 +151,7 @@ pub async fn get_user(
     Ok(Json(json!(user)))
 }
 
-fn no_user(user_id: &str) -> ApiError {
+pub(super) fn no_user(user_id: &str) -> ApiError {
     ApiError::not_found(
         "user_not_found",
         format!("no user has user_id {user_id:?} in this workspace"),
@@ -179,20 +180,28 @@ pub async fn delete_user(
     }
 }
 
-/// `q`, `sort`, `limit` (≤ 500), `cursor`; `segment` arrives with segments.
+/// `q`, `segment`, `sort`, `limit` (≤ 500), `cursor`.
 pub async fn list_users(
     State(state): State<AppState>,
     SecretKey(ws): SecretKey,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Json_>, ApiError> {
-    let query = list_query(&params)?;
+    let mut query = list_query(&params)?;
+    if let Some(id) = params.get("segment") {
+        let id = super::segments::segment_id(id)?;
+        query.condition = Some(std::sync::Arc::new(
+            state.store.segment_filter(ws.id, id, now_ms()).await?,
+        ));
+    }
     let page = state.store.list_users(ws.id, &query).await?;
     Ok(Json(
         json!({"users": page.users, "next_cursor": page.next_cursor, "total": page.total}),
     ))
 }
 
-fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+/// The list parameters shared by `GET /users` and a segment's users
+/// (`segment` is read by the caller).
+pub(super) fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
     const KNOWN: &[&str] = &["q", "sort", "limit", "cursor", "segment"];
     if let Some(unknown) = params.keys().find(|k| !KNOWN.contains(&k.as_str())) {
         return Err(ApiError::bad_request(
@@ -201,12 +210,6 @@ fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
                 "unknown parameter `{unknown}`; the parameters are {}",
                 KNOWN.join(", ")
             ),
-        ));
-    }
-    if params.contains_key("segment") {
-        return Err(ApiError::bad_request(
-            "unsupported_parameter",
-            "`segment` filters are not available in this version of userdeck yet",
         ));
     }
     let sort = match params.get("sort") {
@@ -260,6 +263,7 @@ fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
         cursor,
         skip_total: false,
         attributes: None,
+        condition: None,
     })
 }
 

@@ -194,3 +194,28 @@ pub async fn me(
         "email": user.email, "language": user.language, "attributes": attributes,
     })))
 }
+
+/// The visitor's own segments, for `["get", "user:segments", cb]`.
+pub async fn segments(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Json_>, ApiError> {
+    let (v, _) = visitor(&state, &body).await?;
+    let segments = match state
+        .store
+        .user(v.workspace.id, Who::JimerId(&v.jimer_id))
+        .await?
+    {
+        Some(user) => {
+            state
+                .store
+                .segments_of(v.workspace.id, &user, crate::server::store::now_ms())
+                .await?
+        }
+        // Not registered yet: in no segment.
+        None => Vec::new(),
+    };
+    Ok(Json(json!({
+        "segments": segments.iter().map(|s| json!({"id": s.id, "name": s.name})).collect::<Vec<_>>()
+    })))
+}

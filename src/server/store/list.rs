@@ -4,10 +4,12 @@
 
 use super::definitions::type_of;
 use super::users::{named_attributes_of_uids, user_row, UserRow, USER_COLUMNS};
-use super::{AnyQuery, Dialect, Store, StoreError};
+use super::conditions::Prepared;
+use super::{Bind, Dialect, Store, StoreError};
 use crate::model::attribute::AttrType;
 use crate::model::profile::User;
 use sqlx::Row;
+use std::sync::Arc;
 
 /// Sort orders of the users list: a column, ascending or descending. Users
 /// without a value sort as the smallest value; sorting by an attribute lists
@@ -181,6 +183,8 @@ pub struct ListQuery {
     pub skip_total: bool,
     /// Reads only these attributes of the page's users (None: all).
     pub attributes: Option<Vec<String>>,
+    /// Only users matching this condition (a segment, a filter).
+    pub condition: Option<Arc<Prepared>>,
 }
 
 #[derive(Clone, Debug)]
@@ -309,7 +313,7 @@ impl Store {
         );
         let total = if q.skip_total {
             -1
-        } else if view.has.is_none() && view.search.is_none() {
+        } else if view.has.is_none() && view.search.is_none() && view.condition.is_none() {
             self.kept_count(workspace, Some(name)).await?
         } else {
             let sql = format!("SELECT COUNT(*) FROM {from}");
@@ -386,7 +390,7 @@ impl Store {
         if let Some(n) = self.count_search_alone(view).await? {
             return Ok(n);
         }
-        if view.search.is_some() {
+        if view.search.is_some() || view.condition.is_some() {
             let (from, filter, binds) = view.sql(true);
             let sql = format!("SELECT COUNT(*) FROM {from} WHERE {filter}");
             let mut query = sqlx::query_scalar::<_, i64>(&sql);
@@ -425,7 +429,11 @@ impl Store {
             return Ok(None);
         };
         let lower = search.to_lowercase();
-        if self.dialect != Dialect::Sqlite || view.has.is_some() || lower.chars().count() < 3 {
+        if self.dialect != Dialect::Sqlite
+            || view.has.is_some()
+            || view.condition.is_some()
+            || lower.chars().count() < 3
+        {
             return Ok(None);
         }
         let workspaces: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workspaces")
@@ -468,6 +476,7 @@ struct View<'a> {
     workspace: i64,
     has: Option<&'a str>,
     search: Option<&'a str>,
+    condition: Option<&'a Prepared>,
 }
 
 impl<'a> View<'a> {
@@ -477,6 +486,7 @@ impl<'a> View<'a> {
             workspace,
             has: q.has.as_deref(),
             search: q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()),
+            condition: q.condition.as_deref(),
         }
     }
 
@@ -510,6 +520,9 @@ impl<'a> View<'a> {
                 filter.push_str(&format!(
                     " AND (user_id = ${e} OR jimer_id = ${e} OR search LIKE ${l} ESCAPE '\\')"
                 ));
+            }
+            if let Some(c) = self.condition {
+                filter.push_str(&format!(" AND {}", c.sql(self.dialect, &mut binds)));
             }
             return ("users".into(), filter, binds);
         }
@@ -546,6 +559,9 @@ impl<'a> View<'a> {
                 has.unwrap_or(2)
             ),
         };
+        if let Some(c) = self.condition {
+            filter.push_str(&format!(" AND {}", c.sql(self.dialect, &mut binds)));
+        }
         // SQLite joins in the order written around CROSS JOIN.
         (format!("({ids}) AS m CROSS JOIN users"), filter, binds)
     }
@@ -562,37 +578,12 @@ fn escape_like(s: &str) -> String {
     out
 }
 
-#[derive(Clone, Debug)]
-enum Bind {
-    Int(i64),
-    Num(f64),
-    Text(String),
-}
-
-type AnyScalar<'q, T> = sqlx::query::QueryScalar<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>;
-
 impl Bind {
     fn of(v: &CursorValue) -> Bind {
         match v {
             CursorValue::Int(i) => Bind::Int(*i),
             CursorValue::Num(n) => Bind::Num(*n),
             CursorValue::Text(t) => Bind::Text(t.clone()),
-        }
-    }
-
-    fn bind<'q>(&self, q: AnyQuery<'q>) -> AnyQuery<'q> {
-        match self {
-            Bind::Int(i) => q.bind(*i),
-            Bind::Num(n) => q.bind(*n),
-            Bind::Text(t) => q.bind(t.clone()),
-        }
-    }
-
-    fn bind_scalar<'q, T>(&self, q: AnyScalar<'q, T>) -> AnyScalar<'q, T> {
-        match self {
-            Bind::Int(i) => q.bind(*i),
-            Bind::Num(n) => q.bind(*n),
-            Bind::Text(t) => q.bind(t.clone()),
         }
     }
 }

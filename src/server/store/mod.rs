@@ -6,6 +6,7 @@
 //! since the epoch, which both engines and the `Any` driver handle alike.
 
 pub mod accounts;
+pub mod conditions;
 pub mod bulk;
 pub mod definitions;
 pub mod distribution;
@@ -233,5 +234,33 @@ pub(crate) fn bind_num(q: AnyQuery<'_>, v: Option<f64>) -> AnyQuery<'_> {
     match v {
         Some(x) => q.bind(x),
         None => q.bind(None::<f32>),
+    }
+}
+
+/// A parameter of a statement built at run time.
+#[derive(Clone, Debug)]
+pub(crate) enum Bind {
+    Int(i64),
+    Num(f64),
+    Text(String),
+}
+
+type AnyScalar<'q, T> = sqlx::query::QueryScalar<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>;
+
+impl Bind {
+    pub(crate) fn bind<'q>(&self, q: AnyQuery<'q>) -> AnyQuery<'q> {
+        match self {
+            Bind::Int(i) => q.bind(*i),
+            Bind::Num(n) => q.bind(*n),
+            Bind::Text(t) => q.bind(t.clone()),
+        }
+    }
+
+    pub(crate) fn bind_scalar<'q, T>(&self, q: AnyScalar<'q, T>) -> AnyScalar<'q, T> {
+        match self {
+            Bind::Int(i) => q.bind(*i),
+            Bind::Num(n) => q.bind(*n),
+            Bind::Text(t) => q.bind(t.clone()),
+        }
     }
 }

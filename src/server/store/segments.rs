@@ -1,10 +1,11 @@
 //! Saved segments: their conditions, checked against the workspace's
 //! attributes and other segments before they are stored.
 
-use super::definitions::type_of;
+use super::conditions::Prepared;
 use super::{now_ms, to_time, Store, StoreError};
 use crate::model::attribute::{format_date, AttrType};
 use crate::model::condition::{Checked, Condition, ConditionError, Schema};
+use crate::model::profile::User;
 use crate::model::segment::SegmentInput;
 use serde_json::{json, Value as Json};
 use sqlx::Row;
@@ -105,21 +106,83 @@ impl Store {
             .into_iter()
             .map(|s| (s.id, s.condition))
             .collect();
-        let mut types: HashMap<String, Option<AttrType>> = HashMap::new();
-        let mut conn = self.pool.acquire().await?;
-        let mut names = Vec::new();
-        collect_attributes(condition, &mut names);
-        for name in names {
-            let t = type_of(&mut conn, workspace, &name).await?;
-            types.insert(name, t);
-        }
-        let attribute = |n: &str| types.get(n).copied().flatten();
+        // Every type: rules of the segments referred to are checked too.
+        let types = self.attribute_types(workspace).await?;
+        let attribute = |n: &str| types.get(n).copied();
         let segment = |id: i64| saved.get(&id).cloned();
         Ok(condition.check(&Schema {
             attribute: &attribute,
             segment: &segment,
             this,
         }))
+    }
+
+    /// A condition as a filter of users at `now`: checked against the
+    /// workspace as it is now, then prepared (`conditions::Prepared`).
+    pub async fn filter(
+        &self,
+        workspace: i64,
+        condition: &Condition,
+        now: i64,
+    ) -> Result<Prepared, SegmentStoreError> {
+        let checked = self
+            .check_condition(workspace, condition, None)
+            .await?
+            .map_err(SegmentStoreError::Invalid)?;
+        Ok(self.prepare(workspace, checked, now).await?)
+    }
+
+    /// A saved segment's condition as a filter of users at `now`.
+    pub async fn segment_filter(
+        &self,
+        workspace: i64,
+        id: i64,
+        now: i64,
+    ) -> Result<Prepared, SegmentStoreError> {
+        let segment = self
+            .segment(workspace, id)
+            .await?
+            .ok_or(SegmentStoreError::NotFound(id))?;
+        self.filter(workspace, &segment.condition, now).await
+    }
+
+    /// The segments `user` is in at `now`, by name. A segment whose
+    /// condition no longer holds (an attribute it names is gone) has no
+    /// members.
+    pub async fn segments_of(
+        &self,
+        workspace: i64,
+        user: &User,
+        now: i64,
+    ) -> Result<Vec<Segment>, StoreError> {
+        let all = self.segments(workspace).await?;
+        let types = self.attribute_types(workspace).await?;
+        let saved: HashMap<i64, Condition> =
+            all.iter().map(|s| (s.id, s.condition.clone())).collect();
+        let attribute = |n: &str| types.get(n).copied();
+        let segment = |id: i64| saved.get(&id).cloned();
+        let schema = Schema {
+            attribute: &attribute,
+            segment: &segment,
+            this: None,
+        };
+        Ok(all
+            .into_iter()
+            .filter(|s| {
+                s.condition
+                    .check(&schema)
+                    .is_ok_and(|c| c.matches(user, now))
+            })
+            .collect())
+    }
+
+    async fn attribute_types(&self, workspace: i64) -> Result<HashMap<String, AttrType>, StoreError> {
+        Ok(self
+            .definitions(workspace)
+            .await?
+            .into_iter()
+            .map(|d| (d.name, d.attr_type))
+            .collect())
     }
 
     /// Creates (`id` None) or replaces a segment.
@@ -207,22 +270,5 @@ impl Store {
             .await
             .map_err(StoreError::from)?;
         Ok(())
-    }
-}
-
-/// The attribute names a condition's rules use.
-fn collect_attributes(c: &Condition, out: &mut Vec<String>) {
-    match c {
-        Condition::All(l) | Condition::Any(l) | Condition::None(l) => {
-            for x in l {
-                collect_attributes(x, out);
-            }
-        }
-        Condition::Rule(r) => {
-            if !out.contains(&r.attribute) {
-                out.push(r.attribute.clone());
-            }
-        }
-        Condition::Segment { .. } => {}
     }
 }

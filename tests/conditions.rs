@@ -1,0 +1,320 @@
+//! Property test: random conditions over random users give the same users
+//! through SQL (`store::conditions`, counts and lists) as through the
+//! evaluator of `model::condition`, on SQLite and PostgreSQL.
+//!
+//! The seed is printed; `USERDECK_PROPTEST_SEED=n` replays a run and
+//! `USERDECK_PROPTEST_CASES=n` changes how many conditions each database gets.
+
+mod common;
+
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value as Json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use userdeck::model::attribute::{format_date, AttrType, AttrValue};
+use userdeck::model::condition::{Condition, OPS};
+use userdeck::model::segment::SegmentInput;
+use userdeck::server::store::bulk::{NewAttribute, NewUser};
+use userdeck::server::store::list::ListQuery;
+use userdeck::server::store::Store;
+
+const DAY: i64 = 86_400_000;
+
+const STRINGS: &[&str] = &[
+    "Pro", "pro", "PRO plan", "Free", "Enterprise", "", "Émile", "émile", "a%b_c", "v2",
+];
+const NEEDLES: &[&str] = &[
+    "pro", "Pro", "P", "", "an", "émile", "É", "%", "_", "e", "plan", "o p",
+];
+const NUMBERS: &[f64] = &[0.0, 10.0, 99.5, 120.0, -3.0, 1e6];
+const ELEMENTS: &[&str] = &["export", "API", "api", "sso", "Beta", "VIP", "nope"];
+const VERSIONS: &[&str] = &["1.2.0", "v1.10.0", "2.0.0-rc.1", "2.0.0", "abc", "1.2"];
+const REGEXES: &[&str] = &["^pro", "plan$", "^[a-z]+$", "\\d", "É", "^$", "P.o", "(?i)émile"];
+
+/// The attributes the users may have, with their types.
+const CUSTOM: &[(&str, AttrType)] = &[
+    ("plan", AttrType::String),
+    ("app", AttrType::String),
+    ("mrr", AttrType::Number),
+    ("renews", AttrType::Date),
+    ("features", AttrType::Array),
+    ("active", AttrType::Boolean),
+];
+const NATIVE: &[(&str, AttrType)] = &[
+    ("user_id", AttrType::String),
+    ("name", AttrType::String),
+    ("email", AttrType::String),
+    ("language", AttrType::String),
+    ("first_seen", AttrType::Date),
+    ("last_activity", AttrType::Date),
+    ("created", AttrType::Date),
+    ("sessions", AttrType::Number),
+    ("tags", AttrType::Array),
+    ("identified", AttrType::Boolean),
+];
+
+/// `make`'s value, with probability `p`.
+fn some<T>(rng: &mut StdRng, p: f64, make: impl FnOnce(&mut StdRng) -> T) -> Option<T> {
+    if rng.random_bool(p) {
+        Some(make(rng))
+    } else {
+        None
+    }
+}
+
+/// A time around `now`: whole days either way plus a part of a day.
+fn around(rng: &mut StdRng, now: i64) -> i64 {
+    now + rng.random_range(-40..40) * DAY + rng.random_range(0..DAY)
+}
+
+fn subset(rng: &mut StdRng, pool: &[&str], max: usize) -> Vec<String> {
+    let n = rng.random_range(0..=max);
+    (0..n)
+        .map(|_| pool.choose(rng).unwrap().to_string())
+        .collect()
+}
+
+fn random_user(rng: &mut StdRng, i: usize, now: i64) -> NewUser {
+    let pick = |rng: &mut StdRng, pool: &[&str]| pool.choose(rng).unwrap().to_string();
+    let mut attributes = Vec::new();
+    for (name, t) in CUSTOM {
+        if !rng.random_bool(0.75) {
+            continue;
+        }
+        let value = match t {
+            AttrType::String if *name == "app" => AttrValue::String(pick(rng, VERSIONS)),
+            AttrType::String => AttrValue::String(pick(rng, STRINGS)),
+            AttrType::Number => AttrValue::Number(*NUMBERS.choose(rng).unwrap()),
+            AttrType::Date => AttrValue::Date(
+                chrono::DateTime::from_timestamp_millis(around(rng, now)).unwrap(),
+            ),
+            AttrType::Array => {
+                let mut items = subset(rng, ELEMENTS, 3);
+                items.dedup();
+                AttrValue::Array(items)
+            }
+            AttrType::Boolean => AttrValue::Boolean(rng.random_bool(0.5)),
+        };
+        attributes.push(NewAttribute {
+            name: name.to_string(),
+            value,
+            source: "custom",
+            updated_at: now,
+        });
+    }
+    let name = some(rng, 0.8, |r| pick(r, STRINGS)).filter(|n| !n.is_empty());
+    let mut tags = subset(rng, &["beta", "VIP", "churn-risk"], 2);
+    tags.sort();
+    tags.dedup();
+    NewUser {
+        jimer_id: format!("j_prop{i:06}"),
+        user_id: some(rng, 0.7, |_| format!("u{i}")),
+        name,
+        email: some(rng, 0.7, |r| {
+            format!("{}{i}@Example.com", pick(r, &["sam", "Ana", "émile"]))
+        }),
+        language: some(rng, 0.6, |r| pick(r, &["en", "EN", "fr"])),
+        first_seen: some(rng, 0.8, |r| around(r, now)),
+        last_activity: some(rng, 0.8, |r| around(r, now)),
+        sessions: rng.random_range(0..12),
+        created: around(rng, now),
+        tags,
+        attributes,
+    }
+}
+
+fn iso(rng: &mut StdRng, now: i64) -> Json {
+    let t = chrono::DateTime::from_timestamp_millis(around(rng, now)).unwrap();
+    if rng.random_bool(0.5) {
+        json!(t.format("%Y-%m-%d").to_string())
+    } else {
+        json!(format_date(&t))
+    }
+}
+
+fn number_or_date(rng: &mut StdRng, t: AttrType, now: i64) -> Json {
+    match t {
+        AttrType::Date => iso(rng, now),
+        _ => json!(NUMBERS.choose(rng).unwrap()),
+    }
+}
+
+/// A random rule that fits its attribute's type.
+fn random_rule(rng: &mut StdRng, now: i64) -> Json {
+    let (attribute, t) = if rng.random_bool(0.6) {
+        *CUSTOM.choose(rng).unwrap()
+    } else {
+        *NATIVE.choose(rng).unwrap()
+    };
+    let ops: Vec<_> = OPS.iter().filter(|(_, o)| o.types().contains(&t)).collect();
+    let (name, _) = ops.choose(rng).unwrap();
+    let texts = |rng: &mut StdRng, pool: &[&str]| json!(subset(rng, pool, 3));
+    let value = match *name {
+        "is_set" | "is_not_set" | "is_empty" | "is_not_empty" => None,
+        "is" | "is_not" => Some(match t {
+            AttrType::String => json!(STRINGS.choose(rng).unwrap()),
+            AttrType::Boolean => json!(rng.random_bool(0.5)),
+            other => number_or_date(rng, other, now),
+        }),
+        "in" | "not_in" => Some(match t {
+            AttrType::Number => {
+                json!((0..rng.random_range(0..3))
+                    .map(|_| *NUMBERS.choose(rng).unwrap())
+                    .collect::<Vec<_>>())
+            }
+            _ => texts(rng, STRINGS),
+        }),
+        "contains" | "not_contains" if t == AttrType::Array => {
+            Some(json!(ELEMENTS.choose(rng).unwrap()))
+        }
+        "contains" | "not_contains" | "starts_with" | "ends_with" => {
+            Some(json!(NEEDLES.choose(rng).unwrap()))
+        }
+        "matches" => Some(json!(REGEXES.choose(rng).unwrap())),
+        "gt" | "gte" | "lt" | "lte" => Some(number_or_date(rng, t, now)),
+        "between" => Some(json!([
+            number_or_date(rng, t, now),
+            number_or_date(rng, t, now)
+        ])),
+        "days_ago_gt" | "days_ago_lt" | "days_ago_eq" | "days_ahead_lt" => {
+            Some(json!(rng.random_range(0..45)))
+        }
+        "contains_any" | "contains_all" => Some(texts(rng, ELEMENTS)),
+        v if v.starts_with("version_") => Some(json!(VERSIONS.choose(rng).unwrap())),
+        other => panic!("no value generator for `{other}`"),
+    };
+    let mut rule = json!({"attribute": attribute, "op": name});
+    if let Some(v) = value {
+        rule["value"] = v;
+    }
+    if rng.random_bool(0.3) {
+        rule["case_sensitive"] = json!(true);
+    }
+    rule
+}
+
+fn random_condition(rng: &mut StdRng, now: i64, depth: usize, segments: &[i64]) -> Json {
+    let leaf = depth >= 3 || rng.random_bool(0.45);
+    if leaf {
+        if !segments.is_empty() && rng.random_bool(0.1) {
+            let op = if rng.random_bool(0.5) { "in" } else { "not_in" };
+            return json!({"segment": segments.choose(rng).unwrap(), "op": op});
+        }
+        return random_rule(rng, now);
+    }
+    let n = rng.random_range(0..4);
+    let children: Vec<Json> = (0..n)
+        .map(|_| random_condition(rng, now, depth + 1, segments))
+        .collect();
+    let group = ["all", "any", "none"].choose(rng).unwrap();
+    json!({ *group: children })
+}
+
+async fn users_matching_sql(store: &Store, ws: i64, condition: &Json, now: i64) -> BTreeSet<String> {
+    let checked = store
+        .check_condition(ws, &Condition::parse(condition).unwrap(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let prepared = Arc::new(store.prepare(ws, checked, now).await.unwrap());
+    let count = store.count_matching(&prepared).await.unwrap();
+    let page = store
+        .list_users(
+            ws,
+            &ListQuery {
+                limit: 1000,
+                condition: Some(prepared),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, count, "the list's total and the count agree");
+    assert_eq!(page.users.len() as i64, count, "{condition}");
+    page.users.into_iter().map(|u| u.jimer_id).collect()
+}
+
+#[tokio::test]
+async fn sql_and_the_evaluator_agree_on_random_conditions() {
+    let seed = std::env::var("USERDECK_PROPTEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random::<u64>());
+    let cases: usize = std::env::var("USERDECK_PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400);
+    println!("seed {seed} (USERDECK_PROPTEST_SEED={seed} replays it), {cases} conditions per database");
+    for db in common::databases().await {
+        let (s, n) = (&db.store, db.name);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let ws = s.default_workspace().await.unwrap().id;
+        let now = 1_790_000_000_000 + rng.random_range(0..DAY);
+        let users: Vec<NewUser> = (0..300).map(|i| random_user(&mut rng, i, now)).collect();
+        s.insert_users(ws, &users).await.unwrap();
+        let everyone = s
+            .list_users(
+                ws,
+                &ListQuery {
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .users;
+        assert_eq!(everyone.len(), 300);
+
+        // Saved segments for conditions to refer to (the second uses the first).
+        let mut segments = Vec::new();
+        for i in 0..3 {
+            let condition = random_condition(&mut rng, now, 1, &segments);
+            let input = SegmentInput::from_json(&json!({"name": format!("s{i}"), "condition": condition}));
+            let Ok(input) = input else { continue };
+            if let Ok(saved) = s.save_segment(ws, None, &input).await {
+                segments.push(saved.id);
+            }
+        }
+
+        let (mut checked, mut matched) = (0, 0);
+        for case in 0..cases {
+            let condition = random_condition(&mut rng, now, 0, &segments);
+            let parsed = Condition::parse(&condition).unwrap();
+            let Ok(rust) = s.check_condition(ws, &parsed, None).await.unwrap() else {
+                continue;
+            };
+            checked += 1;
+            let want: BTreeSet<String> = everyone
+                .iter()
+                .filter(|u| rust.matches(u, now))
+                .map(|u| u.jimer_id.clone())
+                .collect();
+            let got = users_matching_sql(s, ws, &condition, now).await;
+            if !want.is_empty() && want.len() < everyone.len() {
+                matched += 1;
+            }
+            if got != want {
+                let only_sql: Vec<_> = got.difference(&want).take(3).collect();
+                let only_rust: Vec<_> = want.difference(&got).take(3).collect();
+                let show = |ids: &[&String]| {
+                    ids.iter()
+                        .map(|j| {
+                            let u = everyone.iter().find(|u| &u.jimer_id == *j).unwrap();
+                            serde_json::to_string(u).unwrap()
+                        })
+                        .collect::<Vec<_>>()
+                };
+                panic!(
+                    "{n}, seed {seed}, case {case}: SQL and the evaluator disagree on\n{condition}\nSQL only: {:?}\nevaluator only: {:?}",
+                    show(&only_sql),
+                    show(&only_rust)
+                );
+            }
+        }
+        println!("{n}: {checked} conditions agreed ({matched} matched some users but not all)");
+        assert!(checked >= cases * 9 / 10, "{n}: most random conditions are valid");
+        assert!(matched >= checked / 4, "{n}: the conditions tell users apart");
+    }
+}
