@@ -3446,3 +3446,108 @@ async fn segments_are_saved_checked_listed_replaced_and_deleted() {
         );
     }
 }
+
+#[tokio::test]
+async fn segments_count_list_and_answer_membership() {
+    for db in common::databases().await {
+        let api = Api::new(&db).await;
+        let d = db.name;
+        for (id, plan, mrr) in [("s1", "Pro", 120), ("s2", "Free", 0), ("s3", "pro", 50)] {
+            api.identify_ok(json!({"user_id": id, "attributes": {"plan": plan, "mrr": mrr}}))
+                .await;
+        }
+        let pro = json!({"attribute": "plan", "op": "is", "value": "PRO"});
+        let count = |c: Value| {
+            let api = &api;
+            async move {
+                api.post("/api/v1/segments/count", &json!({ "condition": c }))
+                    .await
+                    .expect(StatusCode::OK, "count")
+                    .json["count"]
+                    .clone()
+            }
+        };
+        assert_eq!(count(pro.clone()).await, 2, "[{d}] case-insensitive");
+        assert_eq!(
+            count(json!({"attribute": "plan", "op": "is", "value": "PRO", "case_sensitive": true}))
+                .await,
+            0,
+            "[{d}]"
+        );
+        assert_eq!(
+            count(json!({"any": [{"attribute": "mrr", "op": "gt", "value": 100}, {"attribute": "plan", "op": "matches", "value": "^Fr"}]}))
+                .await,
+            2,
+            "[{d}] s1 by mrr, s2 by the regular expression"
+        );
+        assert_eq!(count(json!({"all": []})).await, 3, "[{d}] everyone");
+        for (body, says) in [
+            (json!({"condition": {"attribute": "mrr", "op": "contains", "value": "1"}}), "`contains` does not apply"),
+            (json!({"condition": {"all": [pro, {"attribute": "plan", "op": "is"}]}}), "all[1].value"),
+            (json!({"filter": pro}), "the body is {\"condition\""),
+        ] {
+            let res = api
+                .post("/api/v1/segments/count", &body)
+                .await
+                .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_condition", "bad count");
+            let message = res.json["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains(says), "[{d}] {message}");
+        }
+
+        let id = api
+            .post("/api/v1/segments", &json!({"name": "Pro", "condition": pro}))
+            .await
+            .expect(StatusCode::CREATED, "create")
+            .json["id"]
+            .as_i64()
+            .unwrap();
+        // A segment's users, a page at a time, and the same through `segment=`.
+        let mut seen = Vec::new();
+        let mut path = format!("/api/v1/segments/{id}/users?limit=1&sort=user_id");
+        loop {
+            let page = api.get(&path).await.expect(StatusCode::OK, "segment users").json;
+            assert_eq!(page["total"], 2, "[{d}]");
+            seen.extend(page["users"].as_array().unwrap().iter().map(|u| u["user_id"].clone()));
+            match page["next_cursor"].as_str() {
+                Some(c) => path = format!("/api/v1/segments/{id}/users?limit=1&sort=user_id&cursor={c}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, [json!("s1"), json!("s3")], "[{d}]");
+        let page = api
+            .get(&format!("/api/v1/users?segment={id}&sort=-user_id"))
+            .await
+            .expect(StatusCode::OK, "users of a segment")
+            .json;
+        let ids: Vec<&str> = page["users"].as_array().unwrap().iter().filter_map(|u| u["user_id"].as_str()).collect();
+        assert_eq!((ids, page["total"].clone()), (vec!["s3", "s1"], json!(2)), "[{d}]");
+        for path in ["/api/v1/users?segment=999", "/api/v1/segments/999/users", "/api/v1/segments/x/users"] {
+            api.get(path).await.expect_error(StatusCode::NOT_FOUND, "segment_not_found", path);
+        }
+
+        // A user's segments, from the API and from the SDK.
+        let of = |user: &'static str| {
+            let api = &api;
+            async move { api.get(&format!("/api/v1/users/{user}/segments")).await }
+        };
+        assert_eq!(
+            of("s1").await.expect(StatusCode::OK, "segments of s1").json,
+            json!({"segments": [{"id": id, "name": "Pro"}]}),
+            "[{d}]"
+        );
+        assert_eq!(of("s2").await.json, json!({"segments": []}), "[{d}]");
+        of("nobody").await.expect_error(StatusCode::NOT_FOUND, "user_not_found", "unknown user");
+
+        api.visit("j_visitorSEG01").await;
+        let answer = |_: ()| api.sdk("/sdk/v1/segments", "j_visitorSEG01", json!({}));
+        assert_eq!(answer(()).await.expect(StatusCode::OK, "SDK segments").json, json!({"segments": []}), "[{d}]");
+        api.sdk("/sdk/v1/update", "j_visitorSEG01", json!({"attributes": {"plan": "pro"}}))
+            .await
+            .expect(StatusCode::OK, "SDK update");
+        assert_eq!(
+            answer(()).await.json,
+            json!({"segments": [{"id": id, "name": "Pro"}]}),
+            "[{d}] the visitor's own segments, as of now"
+        );
+    }
+}
