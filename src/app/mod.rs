@@ -1,10 +1,12 @@
 //! The dashboard: the HTML shell, the layout and its pages.
 
 mod attributes;
+mod builder;
 mod chart;
 mod layout;
 mod pages;
 mod profile;
+mod segments;
 mod settings;
 mod sign_in;
 mod user_actions;
@@ -59,7 +61,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=|| view! { <Redirect path="/users" /> } />
                     <Route path=path!("users") view=users::Users ssr=SsrMode::Async />
                     <Route path=path!("users/:jimer") view=profile::Profile ssr=SsrMode::Async />
-                    <Route path=path!("segments") view=pages::Segments />
+                    <Route path=path!("segments") view=segments::Segments ssr=SsrMode::Async />
+                    <Route path=path!("segments/new") view=segments::SegmentEditor ssr=SsrMode::Async />
+                    <Route path=path!("segments/:id") view=segments::SegmentEditor ssr=SsrMode::Async />
                     <Route path=path!("attributes") view=attributes::Attributes ssr=SsrMode::Async />
                     <Route path=path!("attributes/:name") view=attributes::AttributePage ssr=SsrMode::Async />
                     <Route path=path!("personalization") view=pages::Personalization />

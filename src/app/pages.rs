@@ -25,11 +25,6 @@ fn Coming(title: &'static str, what: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn Segments() -> impl IntoView {
-    view! { <Coming title="Segments" what="The segment builder, with a live count." /> }
-}
-
-#[component]
 pub fn Personalization() -> impl IntoView {
     view! { <Coming title="Personalization" what="Content with dynamic variables and a per-user preview." /> }
 }

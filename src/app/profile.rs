@@ -47,6 +47,8 @@ pub struct ProfileView {
     pub facts: Vec<(String, String)>,
     pub tags: Vec<String>,
     pub attributes: Vec<AttrLine>,
+    /// The segments the user is in now: (id, icon, name).
+    pub segments: Vec<(i64, String, String)>,
 }
 
 #[server(prefix = "/_fn", endpoint = "load_profile")]
@@ -62,6 +64,13 @@ pub async fn load_profile(jimer_id: String) -> Result<Option<ProfileView>, Serve
         return Ok(None);
     };
     let now = chrono::Utc::now().timestamp_millis();
+    let segments = state
+        .store
+        .segments_of(account.workspace_id, &u, now)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.icon, s.name))
+        .collect();
     let when = |d: Option<chrono::DateTime<chrono::Utc>>| match d {
         Some(d) => format!("{} ({})", display_date(&d), ago(d.timestamp_millis(), now)),
         None => "never".into(),
@@ -129,6 +138,7 @@ pub async fn load_profile(jimer_id: String) -> Result<Option<ProfileView>, Serve
         facts,
         tags: u.tags,
         attributes,
+        segments,
     }))
 }
 
@@ -244,6 +254,20 @@ pub fn Profile() -> impl IntoView {
                                 <div class="tags" aria-label="Tags">
                                     {p.tags.into_iter().map(|t| view! { <RemovableTag jimer_id=p.jimer_id.clone() tag=t action=retag /> }).collect_view()}
                                     <AddTag jimer_id=p.jimer_id.clone() who=p.title.clone() action=retag />
+                                </div>
+                                <div class="in-segments">
+                                    <h2>"Segments"</h2>
+                                    {if p.segments.is_empty() {
+                                        view! { <p class="muted">"In no segment."</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ul class="segment-list">
+                                                {p.segments.into_iter().map(|(id, icon, name)| view! {
+                                                    <li><a href=format!("/segments/{id}")><span aria-hidden="true">{icon}</span> {name}</a></li>
+                                                }).collect_view()}
+                                            </ul>
+                                        }.into_any()
+                                    }}
                                 </div>
                             </header>
                             <nav class="tabs" aria-label="Profile">

@@ -34,6 +34,8 @@ pub struct UserListPage {
     /// The attribute columns this account shows, and those it could add.
     pub columns: Vec<String>,
     pub addable: Vec<String>,
+    /// The name of the segment the list is filtered by.
+    pub segment: Option<String>,
 }
 
 /// Adds or removes one attribute column of the signed-in account's list.
@@ -71,6 +73,8 @@ pub async fn list_users(
     has: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
+    segment: Option<String>,
+    filter: Option<String>,
 ) -> Result<UserListPage, ServerFnError> {
     use crate::model::time::ago;
     use crate::server::store::list::{Cursor, ListQuery, Sort, SORT_KEYS};
@@ -98,6 +102,22 @@ pub async fn list_users(
         return Err(ServerFnError::new("search for at most 200 characters"));
     }
     let columns = state.store.user_columns(account.id).await?;
+    let condition = crate::server::dashboard::view_condition(
+        &state,
+        account.workspace_id,
+        segment.as_deref(),
+        filter.as_deref(),
+    )
+    .await
+    .map_err(ServerFnError::new)?;
+    let segment = match segment.as_deref().and_then(|s| s.parse::<i64>().ok()) {
+        Some(id) => state
+            .store
+            .segment(account.workspace_id, id)
+            .await?
+            .map(|s| s.name),
+        None => None,
+    };
     let query = ListQuery {
         search,
         has: has.filter(|h| !h.is_empty()),
@@ -106,7 +126,7 @@ pub async fn list_users(
         cursor,
         skip_total: false,
         attributes: Some(columns.clone()),
-        condition: None,
+        condition,
     };
     let page = state.store.list_users(account.workspace_id, &query).await?;
     let addable = state
@@ -149,6 +169,7 @@ pub async fn list_users(
         total: page.total,
         columns,
         addable,
+        segment,
     })
 }
 
@@ -173,24 +194,54 @@ pub(super) fn encode(s: &str) -> String {
     out
 }
 
-fn href(q: &str, has: &str, sort: &str, cursor: Option<&str>) -> String {
-    let mut parts = Vec::new();
-    if !q.is_empty() {
-        parts.push(format!("q={}", encode(q)));
+/// What a Users view is: its URL parameters.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct ViewParams {
+    q: String,
+    has: String,
+    segment: String,
+    filter: String,
+    sort: String,
+}
+
+impl ViewParams {
+    fn href(&self, cursor: Option<&str>) -> String {
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("q", &self.q),
+            ("has", &self.has),
+            ("segment", &self.segment),
+            ("filter", &self.filter),
+            ("sort", &self.sort),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", encode(v)));
+            }
+        }
+        if let Some(c) = cursor {
+            parts.push(format!("cursor={}", encode(c)));
+        }
+        if parts.is_empty() {
+            "/users".into()
+        } else {
+            format!("/users?{}", parts.join("&"))
+        }
     }
-    if !has.is_empty() {
-        parts.push(format!("has={}", encode(has)));
+
+    fn sorted(&self, sort: &str) -> ViewParams {
+        ViewParams {
+            sort: sort.to_string(),
+            ..self.clone()
+        }
     }
-    if !sort.is_empty() {
-        parts.push(format!("sort={}", encode(sort)));
-    }
-    if let Some(c) = cursor {
-        parts.push(format!("cursor={}", encode(c)));
-    }
-    if parts.is_empty() {
-        "/users".into()
-    } else {
-        format!("/users?{}", parts.join("&"))
+
+    /// The same view without its attribute, segment and condition filters.
+    fn unfiltered(&self) -> ViewParams {
+        ViewParams {
+            q: self.q.clone(),
+            sort: self.sort.clone(),
+            ..Default::default()
+        }
     }
 }
 
@@ -207,8 +258,8 @@ fn sort_state(current: &str, key: &str) -> (&'static str, &'static str, String) 
 }
 
 /// The CSV export of the view (every page of it, not only the one shown).
-fn export_href(q: &str, has: &str, sort: &str) -> String {
-    href(q, has, sort, None).replacen("/users", "/users/export.csv", 1)
+fn export_href(v: &ViewParams) -> String {
+    v.href(None).replacen("/users", "/users/export.csv", 1)
 }
 
 /// `1,000,000`.
@@ -307,19 +358,70 @@ fn AddColumn(addable: Vec<String>, action: ServerAction<SetColumns>) -> impl Int
     }
 }
 
+/// The ad-hoc filter: the condition builder over the list, applied by link.
+#[component]
+fn FilterPanel(view_params: ViewParams) -> impl IntoView {
+    use super::builder::{builder_choices, Builder, GroupDraft};
+    let choices = Resource::new(|| (), |_| builder_choices());
+    let initial: serde_json::Value = serde_json::from_str(&view_params.filter)
+        .unwrap_or_else(|_| serde_json::json!({"all": []}));
+    let open = !view_params.filter.is_empty();
+    view! {
+        <details class="filter-panel" open=open>
+            <summary>"Filter by conditions"</summary>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || {
+                    let initial = initial.clone();
+                    let view_params = view_params.clone();
+                    Suspend::new(async move {
+                        match choices.await {
+                            Err(e) => view! { <p class="form-message" role="alert">{e.to_string()}</p> }.into_any(),
+                            Ok(c) => {
+                                let root = GroupDraft::from_json(&initial);
+                                let for_json = c.clone();
+                                let json = Memo::new(move |_| root.to_json(&for_json));
+                                let apply = move || {
+                                    ViewParams {
+                                        filter: json.get().0.to_string(),
+                                        segment: String::new(),
+                                        ..view_params.clone()
+                                    }
+                                    .href(None)
+                                };
+                                view! {
+                                    <Builder root choices=c json />
+                                    <div class="form-actions">
+                                        <a class="button primary" href=apply>"Apply filter"</a>
+                                        <a class="button" href=move || format!("/segments/new?filter={}", encode(&json.get().0.to_string()))>"Save as segment"</a>
+                                    </div>
+                                }.into_any()
+                            }
+                        }
+                    })
+                }}
+            </Suspense>
+        </details>
+    }
+}
+
 #[component]
 pub fn Users() -> impl IntoView {
     let query = use_query_map();
     let param = move |k: &str| query.read().get(k).unwrap_or_default();
+    let view_params = move || ViewParams {
+        q: param("q"),
+        has: param("has"),
+        segment: param("segment"),
+        filter: param("filter"),
+        sort: param("sort"),
+    };
     let retag = ServerAction::<RetagUser>::new();
     let delete = ServerAction::<DeleteUser>::new();
     let columns = ServerAction::<SetColumns>::new();
     let page = Resource::new(
         move || {
             (
-                param("q"),
-                param("has"),
-                param("sort"),
+                view_params(),
                 param("cursor"),
                 (
                     retag.version().get(),
@@ -328,7 +430,16 @@ pub fn Users() -> impl IntoView {
                 ),
             )
         },
-        |(q, has, sort, cursor, _)| list_users(Some(q), Some(has), Some(sort), Some(cursor)),
+        |(v, cursor, _)| {
+            list_users(
+                Some(v.q),
+                Some(v.has),
+                Some(v.sort),
+                Some(cursor),
+                Some(v.segment),
+                Some(v.filter),
+            )
+        },
     );
     let errors = move || {
         [
@@ -349,47 +460,53 @@ pub fn Users() -> impl IntoView {
                 <label class="visually-hidden" for="user-search">"Search users"</label>
                 <input id="user-search" type="search" name="q" value=move || param("q")
                     placeholder="Search name, email, user id or jimer id" />
-                <input type="hidden" name="sort" value=move || param("sort") />
-                <input type="hidden" name="has" value=move || param("has") />
+                {["sort", "has", "segment", "filter"].into_iter().map(|k| view! {
+                    <input type="hidden" name=k value=move || param(k) disabled=move || param(k).is_empty() />
+                }).collect_view()}
                 <button type="submit">"Search"</button>
             </form>
-            <a class="button" download="" href=move || export_href(&param("q"), &param("has"), &param("sort"))>"Export CSV"</a>
+            <a class="button" download="" href=move || export_href(&view_params())>"Export CSV"</a>
         </header>
+        {move || view! { <FilterPanel view_params=view_params() /> }}
         {errors}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
-                let (q, has, sort) = (param("q"), param("has"), param("sort"));
+                let v = view_params();
                 match page.await {
                     Err(e) => view! { <p class="form-message" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(p) => {
-                        let next = p.next_cursor.clone().map(|c| href(&q, &has, &sort, Some(&c)));
-                        let first = (!param("cursor").is_empty()).then(|| href(&q, &has, &sort, None));
+                        let next = p.next_cursor.clone().map(|c| v.href(Some(&c)));
+                        let first = (!param("cursor").is_empty()).then(|| v.href(None));
                         let count = if p.total == 1 { "1 user".to_string() } else { format!("{} users", thousands(p.total)) };
+                        let all = v.unfiltered().href(None);
+                        let filtered = match (&p.segment, v.has.is_empty(), v.filter.is_empty()) {
+                            (Some(name), _, _) => Some(view! { " in the segment " <strong>{name.clone()}</strong> }.into_any()),
+                            (None, false, _) => Some(view! { " with the attribute " <code>{v.has.clone()}</code> }.into_any()),
+                            (None, true, false) => Some(view! { " matching the filter" }.into_any()),
+                            _ => None,
+                        };
                         view! {
                             <p class="total" data-total=p.total>
                                 {count}
-                                {(!has.is_empty()).then(|| view! {
-                                    " with the attribute " <code>{has.clone()}</code> " "
-                                    <a href=href(&q, "", &sort, None)>"Show all users"</a>
-                                })}
+                                {filtered.map(|f| view! { {f} " " <a href=all.clone()>"Show all users"</a> })}
                             </p>
                             <table class="users">
                                 <thead>
                                     <tr>
                                         {SORTABLE.iter().map(|(label, key)| {
-                                            let (arrow, aria, to) = sort_state(&sort, key);
+                                            let (arrow, aria, to) = sort_state(&v.sort, key);
                                             view! {
                                                 <th scope="col" aria-sort=aria>
-                                                    <a href=href(&q, &has, &to, None)>{*label}{arrow}</a>
+                                                    <a href=v.sorted(&to).href(None)>{*label}{arrow}</a>
                                                 </th>
                                             }
                                         }).collect_view()}
                                         <th scope="col">"Tags"</th>
                                         {p.columns.clone().into_iter().map(|c| {
-                                            let (arrow, aria, to) = sort_state(&sort, &format!("attr:{c}"));
+                                            let (arrow, aria, to) = sort_state(&v.sort, &format!("attr:{c}"));
                                             view! {
                                             <th scope="col" class="attr-col" aria-sort=aria>
-                                                <a href=href(&q, &has, &to, None)><code>{c.clone()}</code>{arrow}</a>
+                                                <a href=v.sorted(&to).href(None)><code>{c.clone()}</code>{arrow}</a>
                                                 <ActionForm action=columns>
                                                     <input type="hidden" name="remove" value=c.clone() />
                                                     <button type="submit" class="chip-remove" aria-label=format!("Remove the column {c}")>"×"</button>

@@ -73,10 +73,76 @@ impl Op {
         }
     }
 
+    /// The operator in words, as the builder offers it for a type.
+    pub fn label(self, t: AttrType) -> &'static str {
+        let date = t == AttrType::Date;
+        match self {
+            Op::IsSet => "is set",
+            Op::IsNotSet => "is not set",
+            Op::Is if date => "is on",
+            Op::Is => "is",
+            Op::IsNot if date => "is not on",
+            Op::IsNot => "is not",
+            Op::In => "is any of",
+            Op::NotIn => "is none of",
+            Op::Contains => "contains",
+            Op::NotContains => "does not contain",
+            Op::StartsWith => "starts with",
+            Op::EndsWith => "ends with",
+            Op::Matches => "matches the pattern",
+            Op::Gt if date => "is after",
+            Op::Gt => "is more than",
+            Op::Gte if date => "is on or after",
+            Op::Gte => "is at least",
+            Op::Lt if date => "is before",
+            Op::Lt => "is less than",
+            Op::Lte if date => "is on or before",
+            Op::Lte => "is at most",
+            Op::Between => "is between",
+            Op::DaysAgoGt => "is more than … days ago",
+            Op::DaysAgoLt => "is less than … days ago",
+            Op::DaysAgoEq => "is exactly … days ago",
+            Op::DaysAheadLt => "is in the next … days",
+            Op::ContainsAny => "contains any of",
+            Op::ContainsAll => "contains all of",
+            Op::IsEmpty => "is empty",
+            Op::IsNotEmpty => "is not empty",
+            Op::VersionIs => "is version",
+            Op::VersionGt => "is a version after",
+            Op::VersionGte => "is this version or later",
+            Op::VersionLt => "is a version before",
+            Op::VersionLte => "is this version or earlier",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Op> {
+        OPS.iter().find(|(n, _)| *n == name).map(|(_, o)| *o)
+    }
+
+    /// What the value is: none, one, a list, two (`between`) or days.
+    pub fn arity(self) -> Arity {
+        match self {
+            Op::IsSet | Op::IsNotSet | Op::IsEmpty | Op::IsNotEmpty => Arity::None,
+            Op::In | Op::NotIn | Op::ContainsAny | Op::ContainsAll => Arity::List,
+            Op::Between => Arity::Range,
+            Op::DaysAgoGt | Op::DaysAgoLt | Op::DaysAgoEq | Op::DaysAheadLt => Arity::Days,
+            _ => Arity::One,
+        }
+    }
+
     /// Operators a user lacking the attribute matches (API.md).
     pub fn matches_missing(self) -> bool {
         matches!(self, Op::IsNotSet | Op::IsNot | Op::NotIn | Op::NotContains)
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arity {
+    None,
+    One,
+    List,
+    Range,
+    Days,
 }
 
 /// What is wrong, and where: `all[2].value` and so on.
@@ -248,7 +314,7 @@ fn parse_at(
     let Some(op_name) = op_name else {
         return Err(err(&at("op"), "a rule needs an `op` such as \"is\""));
     };
-    let Some(op) = OPS.iter().find(|(n, _)| *n == op_name).map(|(_, o)| *o) else {
+    let Some(op) = Op::parse(op_name) else {
         return Err(err(
             &at("op"),
             format!(

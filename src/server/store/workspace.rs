@@ -140,6 +140,17 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
+    /// How many users the workspace has (kept by the writer).
+    pub async fn users_count(&self, workspace: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT users_count FROM workspaces WHERE id = $1")
+                .bind(workspace)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(0),
+        )
+    }
+
     /// The emails of the workspace's dashboard accounts.
     pub async fn account_emails(&self, workspace: i64) -> Result<Vec<String>, StoreError> {
         Ok(
