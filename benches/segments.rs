@@ -1,2 +1,732 @@
-//! Placeholder until the segments benchmark lands.
-fn main() {}
+//! Segment count benchmark (issue 4): prints figures, asserts nothing about
+//! speed.
+//!
+//!   scripts/build --release                      # the server under test
+//!   cargo bench --features ssr --bench segments
+//!   scripts/with-postgres cargo bench --features ssr --bench segments   # + PostgreSQL
+//!
+//! On the demo users of the dashboard benchmark (the same SQLite file in
+//! `target/bench/`, made once with `userdeck demo`), it starts the release
+//! binary and times `POST /api/v1/segments/count` over loopback for three
+//! conditions of 1, 3 and 6 rules (strings, numbers, dates, arrays). With
+//! USERDECK_TEST_POSTGRES_URL set it does the same on PostgreSQL, copying the
+//! SQLite rows there first when that database has no users. Then
+//! `benches/reference/segment_counts.py` counts the same conditions on the same
+//! data with two plain designs: SQLite with one JSON column (`json_extract`)
+//! and a DuckDB columnar table. Every engine must find the same counts; the
+//! table says when one does not.
+//!
+//! Knobs (environment):
+//!   USERDECK_BIN           server binary (default target/release/userdeck)
+//!   USERDECK_BENCH_USERS   demo users (default 1000000)
+//!   USERDECK_BENCH_RUNS    timed requests per condition (default 5)
+//!   USERDECK_BENCH_PYTHON  Python with `duckdb` (default target/bench/venv/bin/python
+//!                          when present, else python3; `pip install duckdb`)
+//!   USERDECK_BENCH_PG_LOAD how an empty PostgreSQL is filled: `copy` (default: the
+//!                          SQLite rows, so both hold the same users) or `demo`
+//!                          (`userdeck demo` against PostgreSQL: demo times are
+//!                          relative to when it runs, so date rules count
+//!                          other users than on SQLite)
+
+mod support;
+
+use futures_util::TryStreamExt;
+use serde_json::{json, Value};
+use sqlx::{Row, TypeInfo, ValueRef};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+use support::{machine, Server};
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The three segments: each adds rules to the one before. Values were
+/// chosen on the demo data (src/server/demo.rs) so each step keeps a
+/// sensible share of users; the odd cases in the country list check that
+/// every engine ignores case.
+fn conditions() -> Vec<(&'static str, Vec<(&'static str, Value)>)> {
+    let plan = (
+        "plan is \"Pro\" (string)",
+        json!({"attribute": "plan", "op": "is", "value": "Pro"}),
+    );
+    let mrr = (
+        "mrr > 500 (number)",
+        json!({"attribute": "mrr", "op": "gt", "value": 500}),
+    );
+    let login = (
+        "last_login less than 30 days ago (date)",
+        json!({"attribute": "last_login", "op": "days_ago_lt", "value": 30}),
+    );
+    let exports = (
+        "features_used contains \"exports\" (array)",
+        json!({"attribute": "features_used", "op": "contains", "value": "exports"}),
+    );
+    let country = (
+        "country in [United States, germany, FRANCE, United Kingdom] (string)",
+        json!({"attribute": "country", "op": "in",
+               "value": ["United States", "germany", "FRANCE", "United Kingdom"]}),
+    );
+    let renewal = (
+        "renewal_date in the next 90 days (date)",
+        json!({"attribute": "renewal_date", "op": "days_ahead_lt", "value": 90}),
+    );
+    vec![
+        ("1 rule", vec![plan.clone()]),
+        ("3 rules", vec![plan.clone(), mrr.clone(), login.clone()]),
+        ("6 rules", vec![plan, mrr, login, exports, country, renewal]),
+    ]
+}
+
+/// A condition's API form: one rule alone, several under `all`.
+fn condition_json(rules: &[(&str, Value)]) -> Value {
+    match rules {
+        [(_, one)] => one.clone(),
+        _ => json!({"all": rules.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>()}),
+    }
+}
+
+/// One engine's figures for one condition.
+#[derive(Clone, Debug)]
+struct Figures {
+    times_ms: Vec<f64>,
+    count: i64,
+}
+
+impl Figures {
+    fn median(&self) -> f64 {
+        let mut t = self.times_ms.clone();
+        t.sort_by(|a, b| a.total_cmp(b));
+        let n = t.len();
+        if n % 2 == 1 {
+            t[n / 2]
+        } else {
+            (t[n / 2 - 1] + t[n / 2]) / 2.0
+        }
+    }
+
+    fn min(&self) -> f64 {
+        self.times_ms.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+}
+
+struct Engine {
+    name: String,
+    figures: Vec<Figures>,
+    /// The instant its date rules were counted at (ms).
+    now: i64,
+}
+
+/// Times `POST /api/v1/segments/count` for each condition: a warm-up, then
+/// `runs` requests. The count is the warm-up's; a later one that differs
+/// (a date crossed a boundary meanwhile) is reported.
+async fn time_server(base: &str, key: &str, conds: &[Value], runs: usize) -> Vec<Figures> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()
+        .unwrap();
+    let post = |cond: &Value| {
+        let req = http
+            .post(format!("{base}/api/v1/segments/count"))
+            .bearer_auth(key)
+            .json(&json!({ "condition": cond }));
+        async move {
+            let t = Instant::now();
+            let res = req.send().await.expect("POST /api/v1/segments/count");
+            let status = res.status();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            let took = t.elapsed().as_secs_f64() * 1000.0;
+            assert!(status.is_success(), "segments/count: {status} {body}");
+            (took, body["count"].as_i64().expect("a count"))
+        }
+    };
+    let mut out = Vec::new();
+    for cond in conds {
+        let (_, count) = post(cond).await;
+        let mut times_ms = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let (took, n) = post(cond).await;
+            if n != count {
+                println!("  note: the count went from {count} to {n} between runs");
+            }
+            times_ms.push(took);
+        }
+        out.push(Figures { times_ms, count });
+    }
+    out
+}
+
+/// Starts the server on `db_url`, times the conditions, stops it.
+async fn run_server(
+    bin: &Path,
+    db_url: &str,
+    dir: &Path,
+    key: &str,
+    conds: &[Value],
+    runs: usize,
+) -> (Vec<Figures>, i64) {
+    let server = Server::start(bin, db_url, dir, &[("RUST_LOG", "warn")]).await;
+    // What the references count at: taken right before the first request.
+    let now = now_ms();
+    let figures = time_server(&server.base, key, conds, runs).await;
+    for p in server.problems() {
+        println!("server: {p}");
+    }
+    server.stop();
+    (figures, now)
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL
+
+/// Tables copied from the SQLite demo: what a count reads, and the workspace.
+const COPIED: &[&str] = &[
+    "workspaces",
+    "users",
+    "attribute_definitions",
+    "attribute_sources",
+    "attributes",
+];
+
+/// One SQLite value as a CSV field for `COPY ... (FORMAT csv)`: NULL is an
+/// empty unquoted field, text is always quoted.
+fn csv_field(row: &sqlx::sqlite::SqliteRow, i: usize, out: &mut Vec<u8>) -> Result<(), String> {
+    let raw = row.try_get_raw(i).map_err(|e| e.to_string())?;
+    if raw.is_null() {
+        return Ok(());
+    }
+    let kind = raw.type_info().name().to_string();
+    match kind.as_str() {
+        "INTEGER" => write!(out, "{}", row.get::<i64, _>(i)).unwrap(),
+        "REAL" => write!(out, "{}", row.get::<f64, _>(i)).unwrap(),
+        "TEXT" => {
+            let s: String = row.get(i);
+            out.push(b'"');
+            out.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+            out.push(b'"');
+        }
+        other => return Err(format!("cannot copy a {other} value")),
+    }
+    Ok(())
+}
+
+/// Fills PostgreSQL with the SQLite demo's rows, so both hold the same
+/// users (the demo's times are relative to when it was made). The schema
+/// comes from the binary's own migrations (`userdeck demo --users 0`).
+async fn copy_to_postgres(bin: &Path, sqlite_url: &str, pg_url: &str) -> Result<(), String> {
+    let ok = Command::new(bin)
+        .args(["demo", "--users", "0", "--database-url", pg_url])
+        .env("RUST_LOG", "warn")
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        return Err("`userdeck demo --users 0` (the schema) failed on PostgreSQL".into());
+    }
+    let lite = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect(&format!("{sqlite_url}?mode=ro"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let pg = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(pg_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut conn = pg.acquire().await.map_err(|e| e.to_string())?;
+    let e = |e: sqlx::Error| e.to_string();
+    // The rows come from a database that kept the same foreign keys: skip
+    // the per-row checks.
+    sqlx::raw_sql(
+        "SET session_replication_role = replica; \
+         TRUNCATE workspaces, users, attributes, attribute_definitions, attribute_sources, \
+         accounts, sessions, segments, invites CASCADE",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(e)?;
+    for table in COPIED {
+        let t = Instant::now();
+        let pg_cols: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind(table)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(e)?;
+        let lite_cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info(?1)")
+            .bind(table)
+            .fetch_all(&lite)
+            .await
+            .map_err(e)?;
+        let cols: Vec<String> = pg_cols
+            .into_iter()
+            .filter(|c| lite_cols.contains(c))
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        let cols = cols.join(", ");
+        let mut copy = conn
+            .copy_in_raw(&format!("COPY {table} ({cols}) FROM STDIN (FORMAT csv)"))
+            .await
+            .map_err(e)?;
+        let select = format!("SELECT {cols} FROM {table}");
+        let mut rows = sqlx::query(&select).fetch(&lite);
+        let mut buf = Vec::with_capacity(1 << 21);
+        let mut n = 0u64;
+        while let Some(row) = rows.try_next().await.map_err(e)? {
+            for i in 0..row.len() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                csv_field(&row, i, &mut buf)?;
+            }
+            buf.push(b'\n');
+            n += 1;
+            if buf.len() >= 1 << 20 {
+                copy.send(std::mem::take(&mut buf)).await.map_err(e)?;
+            }
+        }
+        copy.send(buf).await.map_err(e)?;
+        copy.finish().await.map_err(e)?;
+        eprintln!("  {table}: {n} rows in {:.0} s", t.elapsed().as_secs_f64());
+    }
+    // Identity columns continue after the copied ids.
+    sqlx::raw_sql(
+        "SET session_replication_role = DEFAULT; \
+         SELECT setval(pg_get_serial_sequence('workspaces', 'id'), (SELECT MAX(id) FROM workspaces)); \
+         SELECT setval(pg_get_serial_sequence('users', 'id'), COALESCE((SELECT MAX(id) FROM users), 1))",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(e)?;
+    Ok(())
+}
+
+/// Users in PostgreSQL (0 without the schema).
+async fn pg_users(pg: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM users")
+        .fetch_one(pg)
+        .await
+        .unwrap_or(0)
+}
+
+/// Makes sure PostgreSQL holds the demo; a line saying how.
+async fn prepare_postgres(
+    bin: &Path,
+    sqlite_url: &str,
+    pg_url: &str,
+    users: u64,
+) -> Result<String, String> {
+    let pg = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(pg_url)
+        .await
+        .map_err(|e| format!("cannot connect to {pg_url}: {e}"))?;
+    let had = pg_users(&pg).await;
+    let how = if had > 0 {
+        format!("{had} users already there (not reloaded)")
+    } else {
+        let mode = std::env::var("USERDECK_BENCH_PG_LOAD").unwrap_or_else(|_| "copy".into());
+        let t = Instant::now();
+        if mode == "demo" {
+            println!("making {users} demo users in PostgreSQL with `userdeck demo` ...");
+            let ok = Command::new(bin)
+                .args([
+                    "demo",
+                    "--users",
+                    &users.to_string(),
+                    "--database-url",
+                    pg_url,
+                ])
+                .env("RUST_LOG", "warn")
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                return Err("userdeck demo failed on PostgreSQL".into());
+            }
+        } else {
+            println!("copying the SQLite demo's rows to PostgreSQL ...");
+            copy_to_postgres(bin, sqlite_url, pg_url).await?;
+        }
+        let load = t.elapsed().as_secs_f64();
+        // What autovacuum would do soon after a bulk load: statistics for
+        // the planner, the visibility map for index-only scans.
+        let t = Instant::now();
+        sqlx::raw_sql("VACUUM ANALYZE")
+            .execute(&pg)
+            .await
+            .map_err(|e| e.to_string())?;
+        let vacuum = t.elapsed().as_secs_f64();
+        let how = if mode == "demo" {
+            "made by `userdeck demo`"
+        } else {
+            "copied from the SQLite demo"
+        };
+        format!("{how} in {load:.0} s, then VACUUM ANALYZE in {vacuum:.0} s")
+    };
+    let settings: Vec<String> = sqlx::query_scalar(
+        "SELECT name || ' ' || setting || COALESCE(unit, '') FROM pg_settings \
+         WHERE name IN ('fsync', 'shared_buffers', 'work_mem', 'max_parallel_workers_per_gather') \
+         ORDER BY name",
+    )
+    .fetch_all(&pg)
+    .await
+    .unwrap_or_default();
+    let version: String = sqlx::query_scalar("SHOW server_version")
+        .fetch_one(&pg)
+        .await
+        .unwrap_or_default();
+    let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+        .fetch_one(&pg)
+        .await
+        .unwrap_or(0);
+    Ok(format!(
+        "PostgreSQL {version} ({} MiB; {}): {how}",
+        size >> 20,
+        settings.join(", ")
+    ))
+}
+
+async fn secret_key(url: &str) -> String {
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+    sqlx::query_scalar::<_, String>("SELECT secret_key FROM workspaces ORDER BY id LIMIT 1")
+        .fetch_one(&pool)
+        .await
+        .expect("a workspace")
+}
+
+// ---------------------------------------------------------------------------
+// The references
+
+struct Reference {
+    engines: Vec<Engine>,
+    /// DuckDB's counts at other instants: (now, counts).
+    checks: Vec<(i64, Vec<i64>)>,
+    notes: Vec<String>,
+}
+
+fn run_reference(
+    python: &str,
+    script: &Path,
+    db: &Path,
+    now: i64,
+    check_nows: &[i64],
+    conds: &[Value],
+    runs: usize,
+) -> Result<Reference, String> {
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(db)
+        .arg(now.to_string())
+        .args(["--runs", &runs.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
+    let input = json!({"conditions": conds, "check_nows": check_nows});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("{} failed ({})", script.display(), out.status));
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let engines = v["engines"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| Engine {
+            name: e["name"].as_str().unwrap_or("?").to_string(),
+            now,
+            figures: e["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| Figures {
+                    count: r["count"].as_i64().unwrap_or(-1),
+                    times_ms: r["times_ms"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_f64)
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+    let checks = v["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let counts = c["counts"].as_array().into_iter().flatten();
+            (
+                c["now"].as_i64().unwrap_or(0),
+                counts.filter_map(Value::as_i64).collect(),
+            )
+        })
+        .collect();
+    let notes = v["notes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.as_str().map(str::to_string))
+        .collect();
+    Ok(Reference {
+        engines,
+        checks,
+        notes,
+    })
+}
+
+fn python() -> String {
+    if let Ok(p) = std::env::var("USERDECK_BENCH_PYTHON") {
+        return p;
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/venv/bin/python");
+    if venv.exists() {
+        venv.display().to_string()
+    } else {
+        "python3".into()
+    }
+}
+
+// ---------------------------------------------------------------------------
+
+fn main() -> ExitCode {
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!(
+            "segments: a benchmark; run it with `cargo bench --features ssr --bench segments`"
+        );
+        return ExitCode::SUCCESS;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let bin = std::env::var("USERDECK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/release/userdeck"));
+    if !bin.exists() {
+        eprintln!(
+            "the server binary {} does not exist: build it with scripts/build --release",
+            bin.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let users: u64 = env_or("USERDECK_BENCH_USERS", 1_000_000);
+    let runs: usize = env_or("USERDECK_BENCH_RUNS", 5).max(1);
+    let dir = root.join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    // The dashboard benchmark's file: made once, shared.
+    let db = dir.join(format!("dashboard-{users}.db"));
+    let url = format!("sqlite://{}", db.display());
+    let mut made = None;
+    if !db.exists() {
+        println!("making {users} demo users in {} (once) ...", db.display());
+        let t = Instant::now();
+        let ok = Command::new(&bin)
+            .args([
+                "demo",
+                "--users",
+                &users.to_string(),
+                "--database-url",
+                &url,
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = std::fs::remove_file(&db);
+            eprintln!("userdeck demo failed");
+            return ExitCode::FAILURE;
+        }
+        made = Some(t.elapsed().as_secs_f64());
+    }
+    let conds = conditions();
+    let cond_json: Vec<Value> = conds.iter().map(|(_, r)| condition_json(r)).collect();
+    let pg_url = std::env::var("USERDECK_TEST_POSTGRES_URL").ok();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut engines, pg_line) = rt.block_on(async {
+        sqlx::any::install_default_drivers();
+        let key = secret_key(&url).await;
+        let mut engines = Vec::new();
+        eprintln!("timing userdeck on SQLite ...");
+        let (figures, now) = run_server(&bin, &url, &dir, &key, &cond_json, runs).await;
+        engines.push(Engine {
+            name: "userdeck on SQLite (typed key-value table)".into(),
+            figures,
+            now,
+        });
+        let mut pg_line = None;
+        if let Some(pg_url) = &pg_url {
+            match prepare_postgres(&bin, &url, pg_url, users).await {
+                Ok(line) => {
+                    eprintln!("timing userdeck on PostgreSQL ...");
+                    let key = secret_key(pg_url).await;
+                    let (figures, now) =
+                        run_server(&bin, pg_url, &dir, &key, &cond_json, runs).await;
+                    engines.push(Engine {
+                        name: "userdeck on PostgreSQL (typed key-value)".into(),
+                        figures,
+                        now,
+                    });
+                    pg_line = Some(line);
+                }
+                Err(e) => pg_line = Some(format!("PostgreSQL skipped: {e}")),
+            }
+        }
+        (engines, pg_line)
+    });
+
+    // The references count at the instant the SQLite server was first asked;
+    // DuckDB also counts at the PostgreSQL run's, to compare it exactly.
+    let sqlite_now = engines[0].now;
+    let check_nows: Vec<i64> = engines[1..].iter().map(|e| e.now).collect();
+    eprintln!("timing the references ...");
+    let script = root.join("benches/reference/segment_counts.py");
+    let reference = match run_reference(
+        &python(),
+        &script,
+        &db,
+        sqlite_now,
+        &check_nows,
+        &cond_json,
+        runs,
+    ) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            println!("references skipped: {e} (is `duckdb` installed? see USERDECK_BENCH_PYTHON)");
+            None
+        }
+    };
+    let server_engines = engines.len();
+    if let Some(r) = &reference {
+        engines.extend(r.engines.iter().map(|e| Engine {
+            name: e.name.clone(),
+            figures: e.figures.clone(),
+            now: e.now,
+        }));
+    }
+
+    // The figures.
+    let db_mib = std::fs::metadata(&db).map_or(0, |m| m.len()) >> 20;
+    println!(
+        "\nuserdeck segment counts, {users} demo users, release build\n{}",
+        machine()
+    );
+    if let Some(s) = made {
+        println!("demo database made in this run in {s:.0} s");
+    }
+    println!("SQLite: {} ({db_mib} MiB)", db.display());
+    match &pg_line {
+        Some(l) => println!("{l}"),
+        None => println!(
+            "PostgreSQL: not run (set USERDECK_TEST_POSTGRES_URL, e.g. with scripts/with-postgres)"
+        ),
+    }
+    for n in reference.iter().flat_map(|r| &r.notes) {
+        println!("references: {n}");
+    }
+    println!(
+        "userdeck: POST /api/v1/segments/count over loopback (HTTP, parsing, SQL); \
+         references: the query alone from Python.\nMedian and fastest of {runs} runs after a warm-up, in ms.\n"
+    );
+    for (label, rules) in &conds {
+        let list: Vec<&str> = rules.iter().map(|(d, _)| *d).collect();
+        println!("  {label:<8} {}", list.join(", "));
+    }
+    print!("\n{:<44}", "");
+    for (label, _) in &conds {
+        print!(" | {label:^26}");
+    }
+    print!("\n{:<44}", "engine");
+    for _ in &conds {
+        print!(" | {:>8} {:>8} {:>8}", "median", "min", "count");
+    }
+    println!();
+    for e in &engines {
+        print!("{:<44}", e.name);
+        for f in &e.figures {
+            print!(" | {:>8.1} {:>8.1} {:>8}", f.median(), f.min(), f.count);
+        }
+        println!();
+    }
+
+    // Every count must agree with the references at the same instant.
+    let mut mismatches = Vec::new();
+    if let Some(r) = &reference {
+        let duck_at = |now: i64| -> Option<Vec<i64>> {
+            if now == sqlite_now {
+                // The timed references ran at this instant.
+                r.engines
+                    .last()
+                    .map(|e| e.figures.iter().map(|f| f.count).collect())
+            } else {
+                r.checks
+                    .iter()
+                    .find(|(n, _)| *n == now)
+                    .map(|(_, c)| c.clone())
+            }
+        };
+        for e in &engines {
+            let Some(want) = duck_at(e.now) else { continue };
+            for (i, f) in e.figures.iter().enumerate() {
+                if want.get(i) != Some(&f.count) {
+                    mismatches.push(format!(
+                        "{}: {} counted {}, DuckDB {} (at now = {} ms)",
+                        conds[i].0,
+                        e.name,
+                        f.count,
+                        want.get(i).map_or("-".into(), |c| c.to_string()),
+                        e.now
+                    ));
+                }
+            }
+        }
+    }
+    println!(
+        "\nnow (ms) for date rules: SQLite run {sqlite_now}{}; the references count at the SQLite \
+         run's now (the server's clock was read a few ms later){}",
+        engines[1..server_engines]
+            .iter()
+            .map(|e| format!(", PostgreSQL run {}", e.now))
+            .collect::<String>(),
+        if server_engines > 1 {
+            ", and DuckDB also at the PostgreSQL run's"
+        } else {
+            ""
+        }
+    );
+    if reference.is_none() {
+        println!("counts not cross-checked (no references)");
+    } else if mismatches.is_empty() {
+        println!("counts: every engine agrees");
+    } else {
+        println!("COUNTS DIFFER:");
+        for m in &mismatches {
+            println!("  {m}");
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -23,7 +23,16 @@ use userdeck::server::store::Store;
 const DAY: i64 = 86_400_000;
 
 const STRINGS: &[&str] = &[
-    "Pro", "pro", "PRO plan", "Free", "Enterprise", "", "Émile", "émile", "a%b_c", "v2",
+    "Pro",
+    "pro",
+    "PRO plan",
+    "Free",
+    "Enterprise",
+    "",
+    "Émile",
+    "émile",
+    "a%b_c",
+    "v2",
 ];
 const NEEDLES: &[&str] = &[
     "pro", "Pro", "P", "", "an", "émile", "É", "%", "_", "e", "plan", "o p",
@@ -31,7 +40,16 @@ const NEEDLES: &[&str] = &[
 const NUMBERS: &[f64] = &[0.0, 10.0, 99.5, 120.0, -3.0, 1e6];
 const ELEMENTS: &[&str] = &["export", "API", "api", "sso", "Beta", "VIP", "nope"];
 const VERSIONS: &[&str] = &["1.2.0", "v1.10.0", "2.0.0-rc.1", "2.0.0", "abc", "1.2"];
-const REGEXES: &[&str] = &["^pro", "plan$", "^[a-z]+$", "\\d", "É", "^$", "P.o", "(?i)émile"];
+const REGEXES: &[&str] = &[
+    "^pro",
+    "plan$",
+    "^[a-z]+$",
+    "\\d",
+    "É",
+    "^$",
+    "P.o",
+    "(?i)émile",
+];
 
 /// The attributes the users may have, with their types.
 const CUSTOM: &[(&str, AttrType)] = &[
@@ -87,9 +105,9 @@ fn random_user(rng: &mut StdRng, i: usize, now: i64) -> NewUser {
             AttrType::String if *name == "app" => AttrValue::String(pick(rng, VERSIONS)),
             AttrType::String => AttrValue::String(pick(rng, STRINGS)),
             AttrType::Number => AttrValue::Number(*NUMBERS.choose(rng).unwrap()),
-            AttrType::Date => AttrValue::Date(
-                chrono::DateTime::from_timestamp_millis(around(rng, now)).unwrap(),
-            ),
+            AttrType::Date => {
+                AttrValue::Date(chrono::DateTime::from_timestamp_millis(around(rng, now)).unwrap())
+            }
             AttrType::Array => {
                 let mut items = subset(rng, ELEMENTS, 3);
                 items.dedup();
@@ -212,7 +230,12 @@ fn random_condition(rng: &mut StdRng, now: i64, depth: usize, segments: &[i64]) 
     json!({ *group: children })
 }
 
-async fn users_matching_sql(store: &Store, ws: i64, condition: &Json, now: i64) -> BTreeSet<String> {
+async fn users_matching_sql(
+    store: &Store,
+    ws: i64,
+    condition: &Json,
+    now: i64,
+) -> BTreeSet<String> {
     let checked = store
         .check_condition(ws, &Condition::parse(condition).unwrap(), None)
         .await
@@ -246,7 +269,9 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(400);
-    println!("seed {seed} (USERDECK_PROPTEST_SEED={seed} replays it), {cases} conditions per database");
+    println!(
+        "seed {seed} (USERDECK_PROPTEST_SEED={seed} replays it), {cases} conditions per database"
+    );
     for db in common::databases().await {
         let (s, n) = (&db.store, db.name);
         let mut rng = StdRng::seed_from_u64(seed);
@@ -271,7 +296,8 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
         let mut segments = Vec::new();
         for i in 0..3 {
             let condition = random_condition(&mut rng, now, 1, &segments);
-            let input = SegmentInput::from_json(&json!({"name": format!("s{i}"), "condition": condition}));
+            let input =
+                SegmentInput::from_json(&json!({"name": format!("s{i}"), "condition": condition}));
             let Ok(input) = input else { continue };
             if let Ok(saved) = s.save_segment(ws, None, &input).await {
                 segments.push(saved.id);
@@ -314,7 +340,13 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
             }
         }
         println!("{n}: {checked} conditions agreed ({matched} matched some users but not all)");
-        assert!(checked >= cases * 9 / 10, "{n}: most random conditions are valid");
-        assert!(matched >= checked / 4, "{n}: the conditions tell users apart");
+        assert!(
+            checked >= cases * 9 / 10,
+            "{n}: most random conditions are valid"
+        );
+        assert!(
+            matched >= checked / 4,
+            "{n}: the conditions tell users apart"
+        );
     }
 }

@@ -3482,20 +3482,33 @@ async fn segments_count_list_and_answer_membership() {
         );
         assert_eq!(count(json!({"all": []})).await, 3, "[{d}] everyone");
         for (body, says) in [
-            (json!({"condition": {"attribute": "mrr", "op": "contains", "value": "1"}}), "`contains` does not apply"),
-            (json!({"condition": {"all": [pro, {"attribute": "plan", "op": "is"}]}}), "all[1].value"),
+            (
+                json!({"condition": {"attribute": "mrr", "op": "contains", "value": "1"}}),
+                "`contains` does not apply",
+            ),
+            (
+                json!({"condition": {"all": [pro, {"attribute": "plan", "op": "is"}]}}),
+                "all[1].value",
+            ),
             (json!({"filter": pro}), "the body is {\"condition\""),
         ] {
             let res = api
                 .post("/api/v1/segments/count", &body)
                 .await
-                .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_condition", "bad count");
+                .expect_error(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_condition",
+                    "bad count",
+                );
             let message = res.json["error"]["message"].as_str().unwrap_or_default();
             assert!(message.contains(says), "[{d}] {message}");
         }
 
         let id = api
-            .post("/api/v1/segments", &json!({"name": "Pro", "condition": pro}))
+            .post(
+                "/api/v1/segments",
+                &json!({"name": "Pro", "condition": pro}),
+            )
             .await
             .expect(StatusCode::CREATED, "create")
             .json["id"]
@@ -3505,11 +3518,23 @@ async fn segments_count_list_and_answer_membership() {
         let mut seen = Vec::new();
         let mut path = format!("/api/v1/segments/{id}/users?limit=1&sort=user_id");
         loop {
-            let page = api.get(&path).await.expect(StatusCode::OK, "segment users").json;
+            let page = api
+                .get(&path)
+                .await
+                .expect(StatusCode::OK, "segment users")
+                .json;
             assert_eq!(page["total"], 2, "[{d}]");
-            seen.extend(page["users"].as_array().unwrap().iter().map(|u| u["user_id"].clone()));
+            seen.extend(
+                page["users"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| u["user_id"].clone()),
+            );
             match page["next_cursor"].as_str() {
-                Some(c) => path = format!("/api/v1/segments/{id}/users?limit=1&sort=user_id&cursor={c}"),
+                Some(c) => {
+                    path = format!("/api/v1/segments/{id}/users?limit=1&sort=user_id&cursor={c}")
+                }
                 None => break,
             }
         }
@@ -3519,10 +3544,25 @@ async fn segments_count_list_and_answer_membership() {
             .await
             .expect(StatusCode::OK, "users of a segment")
             .json;
-        let ids: Vec<&str> = page["users"].as_array().unwrap().iter().filter_map(|u| u["user_id"].as_str()).collect();
-        assert_eq!((ids, page["total"].clone()), (vec!["s3", "s1"], json!(2)), "[{d}]");
-        for path in ["/api/v1/users?segment=999", "/api/v1/segments/999/users", "/api/v1/segments/x/users"] {
-            api.get(path).await.expect_error(StatusCode::NOT_FOUND, "segment_not_found", path);
+        let ids: Vec<&str> = page["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|u| u["user_id"].as_str())
+            .collect();
+        assert_eq!(
+            (ids, page["total"].clone()),
+            (vec!["s3", "s1"], json!(2)),
+            "[{d}]"
+        );
+        for path in [
+            "/api/v1/users?segment=999",
+            "/api/v1/segments/999/users",
+            "/api/v1/segments/x/users",
+        ] {
+            api.get(path)
+                .await
+                .expect_error(StatusCode::NOT_FOUND, "segment_not_found", path);
         }
 
         // A user's segments, from the API and from the SDK.
@@ -3536,14 +3576,24 @@ async fn segments_count_list_and_answer_membership() {
             "[{d}]"
         );
         assert_eq!(of("s2").await.json, json!({"segments": []}), "[{d}]");
-        of("nobody").await.expect_error(StatusCode::NOT_FOUND, "user_not_found", "unknown user");
+        of("nobody")
+            .await
+            .expect_error(StatusCode::NOT_FOUND, "user_not_found", "unknown user");
 
         api.visit("j_visitorSEG01").await;
         let answer = |_: ()| api.sdk("/sdk/v1/segments", "j_visitorSEG01", json!({}));
-        assert_eq!(answer(()).await.expect(StatusCode::OK, "SDK segments").json, json!({"segments": []}), "[{d}]");
-        api.sdk("/sdk/v1/update", "j_visitorSEG01", json!({"attributes": {"plan": "pro"}}))
-            .await
-            .expect(StatusCode::OK, "SDK update");
+        assert_eq!(
+            answer(()).await.expect(StatusCode::OK, "SDK segments").json,
+            json!({"segments": []}),
+            "[{d}]"
+        );
+        api.sdk(
+            "/sdk/v1/update",
+            "j_visitorSEG01",
+            json!({"attributes": {"plan": "pro"}}),
+        )
+        .await
+        .expect(StatusCode::OK, "SDK update");
         assert_eq!(
             answer(()).await.json,
             json!({"segments": [{"id": id, "name": "Pro"}]}),

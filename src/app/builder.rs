@@ -348,7 +348,12 @@ fn item_from_json(c: &Json) -> Item {
     Item::Group(GroupDraft::from_json(c))
 }
 
-fn group_json(g: GroupDraft, path: &str, choices: &Choices, paths: &mut Vec<(u64, String)>) -> Json {
+fn group_json(
+    g: GroupDraft,
+    path: &str,
+    choices: &Choices,
+    paths: &mut Vec<(u64, String)>,
+) -> Json {
     let kind = g.kind.get();
     let items: Vec<Json> = g
         .items
@@ -414,12 +419,7 @@ pub fn Builder(
         timer.set_value(handle);
     });
     let preview = Resource::new(move || settled.get(), preview_condition);
-    let error = Memo::new(move |_| {
-        preview
-            .get()
-            .and_then(|p| p.ok())
-            .and_then(|p| p.error)
-    });
+    let error = Memo::new(move |_| preview.get().and_then(|p| p.ok()).and_then(|p| p.error));
     let ctx = Ctx {
         choices,
         json,
@@ -468,9 +468,12 @@ impl Ctx {
     /// The server's message for the item `key`, when it names that item.
     fn error_of(self, key: u64) -> Option<String> {
         let (path, message) = self.error.get()?;
-        let mine = self
-            .json
-            .with(|(_, paths)| paths.iter().find(|(k, _)| *k == key).map(|(_, p)| p.clone()))?;
+        let mine = self.json.with(|(_, paths)| {
+            paths
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, p)| p.clone())
+        })?;
         let inner = path == mine
             || path
                 .strip_prefix(&mine)
@@ -640,7 +643,11 @@ fn rule_view(r: RuleDraft, ctx: Ctx) -> AnyView {
 fn Chips(list: RwSignal<Vec<String>>) -> impl IntoView {
     let typed = RwSignal::new(String::new());
     let push = move || {
-        let v = typed.get_untracked().trim().trim_end_matches(',').to_string();
+        let v = typed
+            .get_untracked()
+            .trim()
+            .trim_end_matches(',')
+            .to_string();
         if !v.is_empty() {
             list.update(|l| {
                 if !l.contains(&v) {
@@ -694,7 +701,11 @@ fn AttributePicker(
         let q = search.get().to_lowercase();
         let mut groups: Vec<(String, Vec<AttrChoice>)> = Vec::new();
         choices.with_value(|c| {
-            for a in c.attributes.iter().filter(|a| a.name.to_lowercase().contains(&q)) {
+            for a in c
+                .attributes
+                .iter()
+                .filter(|a| a.name.to_lowercase().contains(&q))
+            {
                 match groups.iter_mut().find(|(s, _)| *s == a.source) {
                     Some((_, list)) => list.push(a.clone()),
                     None => groups.push((a.source.clone(), vec![a.clone()])),

@@ -460,7 +460,10 @@ fn check_at(c: &Condition, path: &str, schema: &Schema<'_>) -> Result<Node, Cond
             let condition = check_at(&c, "", schema).map_err(|e| {
                 err(
                     path,
-                    format!("segment {id} no longer holds: {} (at {})", e.message, e.path),
+                    format!(
+                        "segment {id} no longer holds: {} (at {})",
+                        e.message, e.path
+                    ),
                 )
             })?;
             Node::Segment {
@@ -534,14 +537,10 @@ fn operand(r: &Rule, t: AttrType, path: &str) -> Result<Operand, ConditionError>
         v.and_then(Json::as_i64)
             .filter(|d| (0..=36_500).contains(d))
     };
-    if v
-        .and_then(Json::as_array)
+    if v.and_then(Json::as_array)
         .is_some_and(|l| l.len() > MAX_LIST)
     {
-        return Err(err(
-            path,
-            format!("a list holds at most {MAX_LIST} items"),
-        ));
+        return Err(err(path, format!("a list holds at most {MAX_LIST} items")));
     }
     Ok(match r.op {
         Op::IsSet | Op::IsNotSet | Op::IsEmpty | Op::IsNotEmpty => {

@@ -3,8 +3,8 @@
 
 use super::store::accounts::Account;
 use super::store::conditions::Prepared;
-use crate::model::condition::Condition;
 use super::AppState;
+use crate::model::condition::Condition;
 use axum::http::{header, HeaderMap};
 use axum::Extension;
 use leptos::prelude::{use_context, ServerFnError};
@@ -54,11 +54,16 @@ pub async fn view_condition(
     filter: Option<&str>,
 ) -> Result<Option<std::sync::Arc<Prepared>>, String> {
     let now = super::store::now_ms();
-    let prepared = match (segment.filter(|s| !s.is_empty()), filter.filter(|f| !f.is_empty())) {
+    let prepared = match (
+        segment.filter(|s| !s.is_empty()),
+        filter.filter(|f| !f.is_empty()),
+    ) {
         (None, None) => return Ok(None),
         (Some(_), Some(_)) => return Err("filter by a segment or by conditions, not both".into()),
         (Some(id), None) => {
-            let id: i64 = id.parse().map_err(|_| format!("no segment has the id {id:?}"))?;
+            let id: i64 = id
+                .parse()
+                .map_err(|_| format!("no segment has the id {id:?}"))?;
             state.store.segment_filter(workspace, id, now).await
         }
         (None, Some(json)) => {
@@ -71,7 +76,9 @@ pub async fn view_condition(
             state.store.filter(workspace, &condition, now).await
         }
     };
-    prepared.map(|p| Some(std::sync::Arc::new(p))).map_err(|e| e.to_string())
+    prepared
+        .map(|p| Some(std::sync::Arc::new(p)))
+        .map_err(|e| e.to_string())
 }
 
 /// Longest ad-hoc filter, in bytes of JSON.

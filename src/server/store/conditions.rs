@@ -77,7 +77,10 @@ impl Store {
             Some(col) => format!(
                 "SELECT id, {col} AS v FROM users WHERE workspace_id = $1 AND {col} IS NOT NULL"
             ),
-            None => "SELECT uid AS id, value AS v FROM attributes WHERE workspace_id = $1 AND name = $2".into(),
+            None => {
+                "SELECT uid AS id, value AS v FROM attributes WHERE workspace_id = $1 AND name = $2"
+                    .into()
+            }
         };
         let mut query = sqlx::query(&sql).bind(workspace);
         if native_column(attribute).is_none() {
@@ -383,12 +386,17 @@ impl Writer<'_> {
             }
             (Op::StartsWith, Operand::Text(x)) => {
                 let n = x.chars().count();
-                format!("substr({text}, 1, {n}) = {}", self.param(Bind::Text(x.clone())))
+                format!(
+                    "substr({text}, 1, {n}) = {}",
+                    self.param(Bind::Text(x.clone()))
+                )
             }
             (Op::EndsWith, Operand::Text(x)) => {
                 let n = x.chars().count();
                 let p = self.param(Bind::Text(x.clone()));
-                format!("(length({text}) >= {n} AND substr({text}, length({text}) - {n} + 1) = {p})")
+                format!(
+                    "(length({text}) >= {n} AND substr({text}, length({text}) - {n} + 1) = {p})"
+                )
             }
             (Op::Gt | Op::Gte | Op::Lt | Op::Lte, Operand::Num(_) | Operand::Instant(_)) => {
                 let x = match operand {

@@ -2,9 +2,9 @@
 //! view (search, attribute filter, sort) with its total, fast at a million
 //! users.
 
+use super::conditions::Prepared;
 use super::definitions::type_of;
 use super::users::{named_attributes_of_uids, user_row, UserRow, USER_COLUMNS};
-use super::conditions::Prepared;
 use super::{Bind, Dialect, Store, StoreError};
 use crate::model::attribute::AttrType;
 use crate::model::profile::User;

@@ -6,8 +6,8 @@
 //! since the epoch, which both engines and the `Any` driver handle alike.
 
 pub mod accounts;
-pub mod conditions;
 pub mod bulk;
+pub mod conditions;
 pub mod definitions;
 pub mod distribution;
 pub mod list;

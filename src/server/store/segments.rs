@@ -176,7 +176,10 @@ impl Store {
             .collect())
     }
 
-    async fn attribute_types(&self, workspace: i64) -> Result<HashMap<String, AttrType>, StoreError> {
+    async fn attribute_types(
+        &self,
+        workspace: i64,
+    ) -> Result<HashMap<String, AttrType>, StoreError> {
         Ok(self
             .definitions(workspace)
             .await?
