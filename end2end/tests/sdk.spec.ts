@@ -396,14 +396,26 @@ test("a 429 answer is retried after Retry-After", async ({ page }) => {
   expect(await page.evaluate(() => (window as any).__done.attrs)).toMatchObject({ retried: "yes" });
 });
 
-test("the SDK causes no console errors; segments and personalize hand over the server's answer", async ({ page }) => {
+test("the SDK causes no console errors; user:segments answers the visitor's segments; personalize hands over the server's answer", async ({ page, request }) => {
+  // A segment the visitor will be in once the page has set plan = Pro.
+  const auth = { Authorization: `Bearer ${keys().secret_key}` };
+  const seed = await request.post(`${BASE_URL}/api/v1/identify`, { headers: auth, data: { user_id: "e2e-seg-seed", attributes: { plan: "Free" } } });
+  expect(seed.status()).toBe(200);
+  const made = await request.post(`${BASE_URL}/api/v1/segments`, {
+    headers: auth,
+    data: { name: "E2E SDK Pro", condition: { attribute: "plan", op: "is", value: "pro" } },
+  });
+  expect([201, 409]).toContain(made.status());
+  const listed = await (await request.get(`${BASE_URL}/api/v1/segments`, { headers: auth })).json();
+  const segment = listed.segments.find((s: { name: string }) => s.name === "E2E SDK Pro");
+
   const errors: string[] = [];
   const warnings: string[] = [];
   page.on("console", (msg: ConsoleMessage) => {
     const where = msg.location().url ?? "";
-    // Expected: the browser's own "Failed to load resource" line for the two
-    // endpoints this server version does not serve yet (404).
-    if (msg.type() === "error" && /\/sdk\/v1\/(segments|personalize)$/.test(where)) return;
+    // Expected: the browser's own "Failed to load resource" line for the
+    // endpoint this server version does not serve yet (404).
+    if (msg.type() === "error" && /\/sdk\/v1\/personalize$/.test(where)) return;
     if (msg.type() === "error") errors.push(`${msg.text()} (${where})`);
     if (msg.type() === "warning") warnings.push(msg.text());
   });
@@ -430,8 +442,11 @@ test("the SDK causes no console errors; segments and personalize hand over the s
   expect(done.identify.error).toBeNull();
   expect(done.attributes.result).toMatchObject({ plan: "Pro" });
 
+  expect(done.segments.error).toBeNull();
+  expect(done.segments.result).toContainEqual({ id: segment.id, name: "E2E SDK Pro" });
+
   // Not served yet: the callback gets (null, the server's error), never a made-up result.
-  for (const key of ["segments", "personalize"]) {
+  for (const key of ["personalize"]) {
     const r = done[key];
     if (r.error) {
       expect(r.result, key).toBeNull();

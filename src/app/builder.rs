@@ -266,7 +266,7 @@ impl RuleDraft {
         let scalar = |s: String| -> Json {
             let s = s.trim().to_string();
             match t {
-                Some(AttrType::Number) => s.parse::<f64>().map_or(Json::String(s), |n| json!(n)),
+                Some(AttrType::Number) => s.parse::<f64>().map_or(Json::String(s), number),
                 Some(AttrType::Boolean) => match s.as_str() {
                     "true" => json!(true),
                     "false" => json!(false),
@@ -298,6 +298,15 @@ impl RuleDraft {
             o["case_sensitive"] = json!(true);
         }
         o
+    }
+}
+
+/// A number as JSON: whole numbers without a fraction (`10`, not `10.0`).
+fn number(n: f64) -> Json {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
     }
 }
 
@@ -719,7 +728,8 @@ fn AttributePicker(
             <button type="button" class="picker-button" aria-haspopup="listbox" aria-expanded=move || open.get().to_string()
                 on:click=move |_| open.update(|o| *o = !*o)>{label}</button>
             <Show when=move || open.get()>
-                <div class="picker-panel" role="dialog" aria-label="Attributes">
+                <div class="picker-panel" role="dialog" aria-label="Attributes"
+                    on:keydown=move |ev| if ev.key() == "Escape" { open.set(false) }>
                     <input type="search" aria-label="Search attributes" placeholder="Search attributes" bind:value=search autofocus />
                     {move || groups().into_iter().map(|(source, list)| view! {
                         <p class="picker-source">{source}</p>
@@ -740,5 +750,92 @@ fn AttributePicker(
                 </div>
             </Show>
         </span>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choices() -> Choices {
+        let a = |name: &str, attr_type| AttrChoice {
+            name: name.into(),
+            attr_type,
+            source: "custom".into(),
+        };
+        Choices {
+            attributes: vec![
+                a("plan", AttrType::String),
+                a("mrr", AttrType::Number),
+                a("active", AttrType::Boolean),
+                a("renews", AttrType::Date),
+                a("features", AttrType::Array),
+            ],
+            segments: vec![SegmentChoice {
+                id: 4,
+                name: "Pro".into(),
+            }],
+            total: 0,
+        }
+    }
+
+    #[test]
+    fn a_saved_condition_comes_back_unchanged_from_the_draft() {
+        let owner = Owner::new();
+        owner.set();
+        let c = json!({"any": [
+            {"attribute": "plan", "op": "in", "value": ["Pro", "Team"], "case_sensitive": true},
+            {"all": [
+                {"attribute": "mrr", "op": "between", "value": [10, 99.5]},
+                {"attribute": "active", "op": "is", "value": true},
+                {"attribute": "renews", "op": "days_ago_lt", "value": 30},
+                {"none": []},
+            ]},
+            {"attribute": "features", "op": "contains", "value": "export"},
+            {"attribute": "mrr", "op": "in", "value": [0, 120]},
+            {"attribute": "plan", "op": "is_set"},
+            {"segment": 4, "op": "not_in"},
+        ]});
+        let (back, paths) = GroupDraft::from_json(&c).to_json(&choices());
+        assert_eq!(back, c);
+        let at: Vec<&str> = paths.iter().map(|(_, p)| p.as_str()).collect();
+        assert_eq!(
+            at,
+            [
+                "any[0]",
+                "any[1]",
+                "any[1].all[0]",
+                "any[1].all[1]",
+                "any[1].all[2]",
+                "any[1].all[3]",
+                "any[2]",
+                "any[3]",
+                "any[4]",
+                "any[5]"
+            ]
+        );
+        // A bare rule becomes the one rule of an "all" group.
+        let rule = json!({"attribute": "plan", "op": "is", "value": "Pro"});
+        assert_eq!(
+            GroupDraft::from_json(&rule).to_json(&choices()).0,
+            json!({"all": [rule]})
+        );
+    }
+
+    #[test]
+    fn values_are_typed_and_what_does_not_read_is_sent_as_typed() {
+        let owner = Owner::new();
+        owner.set();
+        let r = RuleDraft::new("mrr", "gt");
+        r.value.set(" 12.5 ".into());
+        assert_eq!(r.to_json(Some(AttrType::Number))["value"], json!(12.5));
+        r.value.set("twelve".into());
+        assert_eq!(r.to_json(Some(AttrType::Number))["value"], json!("twelve"));
+        let d = RuleDraft::new("renews", "days_ago_gt");
+        d.value.set("7".into());
+        assert_eq!(d.to_json(Some(AttrType::Date))["value"], json!(7));
+        let s = RuleDraft::new("plan", "is_set");
+        s.value.set("left over".into());
+        assert!(s.to_json(Some(AttrType::String)).get("value").is_none());
     }
 }

@@ -100,21 +100,21 @@ impl Store {
         condition: &Condition,
         this: Option<i64>,
     ) -> Result<Result<Checked, ConditionError>, StoreError> {
-        let saved: HashMap<i64, Condition> = self
-            .segments(workspace)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s.condition))
-            .collect();
-        // Every type: rules of the segments referred to are checked too.
-        let types = self.attribute_types(workspace).await?;
-        let attribute = |n: &str| types.get(n).copied();
-        let segment = |id: i64| saved.get(&id).cloned();
-        Ok(condition.check(&Schema {
-            attribute: &attribute,
-            segment: &segment,
-            this,
-        }))
+        Ok(self.schema(workspace).await?.check(condition, this))
+    }
+
+    /// What conditions are checked against: every attribute's type (rules of
+    /// the segments referred to are checked too) and every saved segment.
+    async fn schema(&self, workspace: i64) -> Result<SavedSchema, StoreError> {
+        Ok(SavedSchema {
+            types: self
+                .definitions(workspace)
+                .await?
+                .into_iter()
+                .map(|d| (d.name, d.attr_type))
+                .collect(),
+            segments: self.segments(workspace).await?,
+        })
     }
 
     /// A condition as a filter of users at `now`: checked against the
@@ -155,36 +155,16 @@ impl Store {
         user: &User,
         now: i64,
     ) -> Result<Vec<Segment>, StoreError> {
-        let all = self.segments(workspace).await?;
-        let types = self.attribute_types(workspace).await?;
-        let saved: HashMap<i64, Condition> =
-            all.iter().map(|s| (s.id, s.condition.clone())).collect();
-        let attribute = |n: &str| types.get(n).copied();
-        let segment = |id: i64| saved.get(&id).cloned();
-        let schema = Schema {
-            attribute: &attribute,
-            segment: &segment,
-            this: None,
-        };
-        Ok(all
-            .into_iter()
+        let schema = self.schema(workspace).await?;
+        Ok(schema
+            .segments
+            .iter()
             .filter(|s| {
-                s.condition
-                    .check(&schema)
+                schema
+                    .check(&s.condition, None)
                     .is_ok_and(|c| c.matches(user, now))
             })
-            .collect())
-    }
-
-    async fn attribute_types(
-        &self,
-        workspace: i64,
-    ) -> Result<HashMap<String, AttrType>, StoreError> {
-        Ok(self
-            .definitions(workspace)
-            .await?
-            .into_iter()
-            .map(|d| (d.name, d.attr_type))
+            .cloned()
             .collect())
     }
 
@@ -273,5 +253,27 @@ impl Store {
             .await
             .map_err(StoreError::from)?;
         Ok(())
+    }
+}
+
+struct SavedSchema {
+    types: HashMap<String, AttrType>,
+    segments: Vec<Segment>,
+}
+
+impl SavedSchema {
+    fn check(&self, condition: &Condition, this: Option<i64>) -> Result<Checked, ConditionError> {
+        let attribute = |n: &str| self.types.get(n).copied();
+        let segment = |id: i64| {
+            self.segments
+                .iter()
+                .find(|s| s.id == id)
+                .map(|s| s.condition.clone())
+        };
+        condition.check(&Schema {
+            attribute: &attribute,
+            segment: &segment,
+            this,
+        })
     }
 }
