@@ -19,6 +19,15 @@ use leptos_router::{
     path, SsrMode,
 };
 
+/// The errors of the last runs of a page's actions, as alerts.
+fn alerts(errors: impl IntoIterator<Item = Option<ServerFnError>>) -> impl IntoView {
+    errors
+        .into_iter()
+        .flatten()
+        .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
+        .collect_view()
+}
+
 /// The whole HTML document the server sends.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {

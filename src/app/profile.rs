@@ -210,14 +210,10 @@ pub fn Profile() -> impl IntoView {
         |(jimer, _)| load_profile(jimer),
     );
     let errors = move || {
-        [
+        super::alerts([
             retag.value().get().and_then(|r| r.err()),
             delete.value().get().and_then(|r| r.err()),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
-        .collect_view()
+        ])
     };
     view! {
         {errors}

@@ -168,14 +168,10 @@ pub fn Segments() -> impl IntoView {
         |_| list_segments(),
     );
     let errors = move || {
-        [
+        super::alerts([
             duplicate.value().get().and_then(|r| r.err()),
             remove.value().get().and_then(|r| r.err()),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="Segments" />

@@ -225,14 +225,10 @@ pub fn Settings() -> impl IntoView {
             .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
     };
     let account_error = move || {
-        [
+        super::alerts([
             invite.value().get().and_then(|r| r.err()),
             remove.value().get().and_then(|r| r.err()),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="Settings" />

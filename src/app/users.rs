@@ -442,15 +442,11 @@ pub fn Users() -> impl IntoView {
         },
     );
     let errors = move || {
-        [
+        super::alerts([
             retag.value().get().and_then(|r| r.err()),
             delete.value().get().and_then(|r| r.err()),
             columns.value().get().and_then(|r| r.err()),
-        ]
-        .into_iter()
-        .flatten()
-        .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
-        .collect_view()
+        ])
     };
     view! {
         <Title text="Users" />
