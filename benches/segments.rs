@@ -377,7 +377,7 @@ async fn prepare_postgres(
         format!("{how} in {load:.0} s, then VACUUM ANALYZE in {vacuum:.0} s")
     };
     let settings: Vec<String> = sqlx::query_scalar(
-        "SELECT name || ' ' || setting || COALESCE(unit, '') FROM pg_settings \
+        "SELECT name || ' ' || current_setting(name) FROM pg_settings \
          WHERE name IN ('fsync', 'shared_buffers', 'work_mem', 'max_parallel_workers_per_gather') \
          ORDER BY name",
     )

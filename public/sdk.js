@@ -15,7 +15,7 @@
  *   userdeck.push(["set", "user:attributes", [{plan: "Pro"}, {removeUnspecified: true}]]);
  *   userdeck.push(["set", "user:name" | "user:email" | "user:language", [value]]);
  *   userdeck.push(["get", "user:attributes" | "user:id" | "user:segments", [callback]]);
- *   userdeck.push(["do", "personalize", [template, callback]]);
+ *   userdeck.push(["do", "personalize", [template, callback | element | "css selector"]]);
  *   userdeck.push(["do", "reset", []]);
  *
  * Plain ES2017, no dependencies, no build step: this file is served as is.
@@ -355,19 +355,21 @@
     }
   }
 
-  // Personalization is sent to the server even though this version of it
-  // does not serve it yet (it answers 404): the callback gets the server's
-  // real answer, never a made-up one.
+  // `target` is a callback (gets {text, missing, unknown}), or an element or
+  // a CSS selector whose text becomes the result. The result is text, never
+  // markup: it is inserted with textContent, so a value holding "<script>"
+  // shows as those characters.
   async function personalize(args) {
     var template = args[0];
-    var callback = args[1];
+    var target = args[1];
+    var callback = typeof target === "function" ? target : null;
     if (typeof template !== "string") {
       return failed("personalize", apiError("invalid_template", "personalize needs a template string, got " + JSON.stringify(template)), callback);
     }
     try {
-      // The answer ({text, missing, unknown}) is text, never markup: whoever
-      // shows it must insert it as text (textContent), not as HTML.
       var data = await post("/sdk/v1/personalize", { template: template });
+      var el = typeof target === "string" ? document.querySelector(target) : target;
+      if (el && typeof el === "object" && "textContent" in el) el.textContent = data.text;
       callBack(callback, [data, null], "personalize");
     } catch (e) {
       failed("personalize", e, callback);

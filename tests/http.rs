@@ -3601,3 +3601,104 @@ async fn segments_count_list_and_answer_membership() {
         );
     }
 }
+
+#[tokio::test]
+async fn personalize_renders_a_template_for_a_user() {
+    for db in common::databases().await {
+        let api = Api::new(&db).await;
+        let d = db.name;
+        api.identify_ok(json!({"user_id": "p1", "name": "Ana María López", "language": "es",
+            "attributes": {"plan": "Pro", "renewal_date": "2026-06-15", "seats": 1200.5, "bio": "<script>x</script>"}}))
+            .await;
+        api.identify_ok(json!({"user_id": "p2", "attributes": {"other": 1}}))
+            .await;
+        let render = |user: &'static str, template: &'static str| {
+            let api = &api;
+            async move {
+                api.post(
+                    "/api/v1/personalize",
+                    &json!({"user_id": user, "template": template}),
+                )
+                .await
+            }
+        };
+        let r = render(
+            "p1",
+            "Hola {firstName}, tu plan {plan} se renueva el {renewal_date} ({seats} puestos) {bio}",
+        )
+        .await
+        .expect(StatusCode::OK, "personalize")
+        .json;
+        assert_eq!(
+            r,
+            json!({"text": "Hola Ana, tu plan Pro se renueva el 15 jun 2026 (1200,5 puestos) <script>x</script>",
+                   "missing": [], "unknown": []}),
+            "[{d}] values in the user's language; the text is text (escaping is the shower's job)"
+        );
+        let r = render("p2", "Hi {firstName|there} {plan|} {shoe_size|?} {{ok}}")
+            .await
+            .expect(StatusCode::OK, "fallbacks")
+            .json;
+        assert_eq!(
+            r,
+            json!({"text": "Hi there  ? {ok}", "missing": ["firstName", "plan"], "unknown": ["shoe_size"]}),
+            "[{d}]"
+        );
+        let e = render("p1", "Hi {firstName").await.expect_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_template",
+            "unclosed",
+        );
+        assert!(
+            e.json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("line 1, column 4"),
+            "[{d}] {}",
+            e.json
+        );
+        render("nobody", "x").await.expect_error(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "unknown user",
+        );
+        api.post("/api/v1/personalize", &json!({"user_id": "p1"}))
+            .await
+            .expect_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_template",
+                "no template",
+            );
+        api.post("/api/v1/personalize", &json!({"template": "x"}))
+            .await
+            .expect_error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "no user_id",
+            );
+        let long = "x".repeat(20_001);
+        api.post(
+            "/api/v1/personalize",
+            &json!({"user_id": "p1", "template": long}),
+        )
+        .await
+        .expect_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_template",
+            "too long",
+        );
+
+        // The SDK renders for the visitor only.
+        api.visit("j_visitorPERS1").await;
+        let r = api
+            .sdk(
+                "/sdk/v1/personalize",
+                "j_visitorPERS1",
+                json!({"template": "{plan|none}", "user_id": "p1"}),
+            )
+            .await
+            .expect(StatusCode::OK, "SDK personalize")
+            .json;
+        assert_eq!(r["text"], "none", "[{d}] never another user's data");
+    }
+}

@@ -5,4 +5,5 @@ pub mod condition;
 pub mod distribution;
 pub mod profile;
 pub mod segment;
+pub mod template;
 pub mod time;

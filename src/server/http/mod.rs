@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod export;
+pub mod personalize;
 pub mod rest;
 pub mod sdk;
 pub mod segments;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/attributes", get(rest::attributes))
         .route("/segments", get(segments::list).post(segments::create))
         .route("/segments/count", post(segments::count))
+        .route("/personalize", post(personalize::personalize))
         .route("/segments/{id}/users", get(segments::users))
         .route(
             "/segments/{id}",
@@ -56,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/update", post(sdk::update))
         .route("/me", post(sdk::me))
         .route("/segments", post(sdk::segments))
+        .route("/personalize", post(sdk::personalize))
         .fallback(rest::no_such_endpoint)
         .method_not_allowed_fallback(rest::wrong_method)
         .layer(DefaultBodyLimit::max(SDK_BODY_LIMIT))

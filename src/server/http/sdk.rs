@@ -219,3 +219,25 @@ pub async fn segments(
         "segments": segments.iter().map(|s| json!({"id": s.id, "name": s.name})).collect::<Vec<_>>()
     })))
 }
+
+/// `["do", "personalize", [template, cb]]`: the template rendered for the visitor.
+pub async fn personalize(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Json_>, ApiError> {
+    let (v, _) = visitor(&state, &body).await?;
+    super::personalize::render_for(
+        &state,
+        v.workspace.id,
+        Who::JimerId(&v.jimer_id),
+        body.get("template"),
+    )
+    .await?
+    .map(Json)
+    .ok_or_else(|| {
+        ApiError::not_found(
+            "unknown_visitor",
+            "this jimer id has no profile yet: the SDK registers a visit first",
+        )
+    })
+}
