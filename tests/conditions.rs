@@ -16,6 +16,7 @@ use std::sync::Arc;
 use userdeck::model::attribute::{format_date, AttrType, AttrValue};
 use userdeck::model::condition::{Condition, OPS};
 use userdeck::model::segment::SegmentInput;
+use userdeck::model::template::{lacking_condition, Template};
 use userdeck::server::store::bulk::{NewAttribute, NewUser};
 use userdeck::server::store::list::ListQuery;
 use userdeck::server::store::Store;
@@ -340,6 +341,47 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
             }
         }
         println!("{n}: {checked} conditions agreed ({matched} matched some users but not all)");
+
+        // Who lacks a template variable: SQL (the editor's coverage figures)
+        // and the renderer (what each user sees) agree.
+        let types = |name: &str| CUSTOM.iter().find(|(c, _)| *c == name).map(|(_, t)| *t);
+        for var in [
+            "plan",
+            "features",
+            "mrr",
+            "active",
+            "firstName",
+            "lastName",
+            "email",
+            "tags",
+            "shoe",
+        ] {
+            let template = Template::parse(&format!("{{{var}}}")).unwrap();
+            let want = everyone
+                .iter()
+                .filter(|u| {
+                    !template
+                        .render(u, &|x| types(x).is_some())
+                        .missing
+                        .is_empty()
+                        || !template
+                            .render(u, &|x| types(x).is_some())
+                            .unknown
+                            .is_empty()
+                })
+                .count() as i64;
+            let got = match lacking_condition(var, &types) {
+                None => everyone.len() as i64,
+                Some(c) => {
+                    let f = s
+                        .filter(ws, &Condition::parse(&c).unwrap(), now)
+                        .await
+                        .unwrap();
+                    s.count_matching(&f).await.unwrap()
+                }
+            };
+            assert_eq!(got, want, "{n}: users lacking {{{var}}}");
+        }
         assert!(
             checked >= cases * 9 / 10,
             "{n}: most random conditions are valid"

@@ -2,6 +2,7 @@
 
 pub mod attribute;
 pub mod condition;
+pub mod content;
 pub mod distribution;
 pub mod profile;
 pub mod segment;

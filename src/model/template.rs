@@ -231,37 +231,103 @@ impl Template {
     /// has an attribute of that name (native fields and `firstName` /
     /// `lastName` are always known).
     pub fn render(&self, user: &User, known: &dyn Fn(&str) -> bool) -> Rendered {
-        let lang = Lang::of(user.language.as_deref());
         let mut out = Rendered::default();
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => out.text.push_str(t),
-                Part::Var { name, fallback } => {
-                    let value = variable(user, name)
-                        .map(|v| format_value(&v, lang))
-                        .filter(|v| !v.is_empty());
-                    match value {
-                        Some(v) => out.text.push_str(&v),
-                        None => {
-                            if let Some(f) = fallback {
-                                out.text.push_str(f);
-                            }
-                            let listed = is_known(name, known);
-                            let list = if listed {
-                                &mut out.missing
-                            } else {
-                                &mut out.unknown
-                            };
-                            if !list.contains(name) {
-                                list.push(name.clone());
-                            }
-                        }
+        for piece in self.pieces(user, known) {
+            match piece {
+                Piece::Text(t) | Piece::Value { text: t, .. } => out.text.push_str(&t),
+                Piece::Lacking {
+                    name,
+                    fallback,
+                    known,
+                } => {
+                    out.text.push_str(&fallback);
+                    let list = if known {
+                        &mut out.missing
+                    } else {
+                        &mut out.unknown
+                    };
+                    if !list.contains(&name) {
+                        list.push(name);
                     }
                 }
             }
         }
         out
     }
+
+    /// The rendering piece by piece: what came from the template, from the
+    /// user's values, and where the user lacks a variable (the fallback, or
+    /// nothing, stands there). The editor's preview marks the last kind.
+    pub fn pieces(&self, user: &User, known: &dyn Fn(&str) -> bool) -> Vec<Piece> {
+        let lang = Lang::of(user.language.as_deref());
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => Piece::Text(t.clone()),
+                Part::Var { name, fallback } => match variable(user, name)
+                    .map(|v| format_value(&v, lang))
+                    .filter(|v| !v.is_empty())
+                {
+                    Some(text) => Piece::Value {
+                        name: name.clone(),
+                        text,
+                    },
+                    None => Piece::Lacking {
+                        name: name.clone(),
+                        fallback: fallback.clone().unwrap_or_default(),
+                        known: is_known(name, known),
+                    },
+                },
+            })
+            .collect()
+    }
+}
+
+/// A piece of a rendering (see `Template::pieces`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Text(String),
+    Value {
+        name: String,
+        text: String,
+    },
+    Lacking {
+        name: String,
+        fallback: String,
+        /// False when no user of the workspace has it.
+        known: bool,
+    },
+}
+
+/// The condition (API.md "Conditions") of the users who lack variable
+/// `name`, as `Template::pieces` sees it: no value, or an empty one; for
+/// `firstName` / `lastName`, no custom value and no such part of the name.
+/// `type_of` answers the type of a workspace attribute; None means no user
+/// has such a variable (everyone lacks it).
+pub fn lacking_condition(
+    name: &str,
+    type_of: &dyn Fn(&str) -> Option<crate::model::attribute::AttrType>,
+) -> Option<serde_json::Value> {
+    use crate::model::attribute::AttrType;
+    use serde_json::json;
+    let lacks = |n: &str| -> Option<serde_json::Value> {
+        let t = crate::model::condition::native_type(n).or_else(|| type_of(n))?;
+        Some(match t {
+            AttrType::String | AttrType::Array => json!({"any": [
+                {"attribute": n, "op": "is_not_set"}, {"attribute": n, "op": "is_empty"}]}),
+            _ => json!({"attribute": n, "op": "is_not_set"}),
+        })
+    };
+    if DERIVED.contains(&name) {
+        let custom = lacks(name).unwrap_or_else(|| json!({"all": []}));
+        let from_name = if name == "firstName" {
+            lacks("name")?
+        } else {
+            json!({"any": [lacks("name")?, {"attribute": "name", "op": "not_contains", "value": " "}]})
+        };
+        return Some(json!({"all": [custom, from_name]}));
+    }
+    lacks(name)
 }
 
 /// Whether `name` is a variable some user can have.

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod bulk;
 pub mod conditions;
+pub mod contents;
 pub mod definitions;
 pub mod distribution;
 pub mod list;
@@ -98,6 +99,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "segments",
         include_str!("../../../migrations/sqlite/0004_segments.sql"),
     ),
+    (
+        5,
+        "contents",
+        include_str!("../../../migrations/sqlite/0005_contents.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -119,6 +125,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "segments",
         include_str!("../../../migrations/postgres/0004_segments.sql"),
+    ),
+    (
+        5,
+        "contents",
+        include_str!("../../../migrations/postgres/0005_contents.sql"),
     ),
 ];
 
