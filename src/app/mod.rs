@@ -5,6 +5,7 @@ mod builder;
 mod chart;
 mod layout;
 mod pages;
+mod personalization;
 mod profile;
 mod segments;
 mod settings;
@@ -26,6 +27,19 @@ fn alerts(errors: impl IntoIterator<Item = Option<ServerFnError>>) -> impl IntoV
         .flatten()
         .map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })
         .collect_view()
+}
+
+/// The answer of an action that can refuse: a refusal (bad input, a name
+/// taken) is a value shown beside the form, not a failed request.
+pub type Refusable<T> = Result<Result<T, String>, ServerFnError>;
+
+/// A refusal or a failure of the last run, as an error to show.
+fn refusal<T>(answer: Option<Refusable<T>>) -> Option<ServerFnError> {
+    match answer? {
+        Ok(Ok(_)) => None,
+        Ok(Err(refused)) => Some(ServerFnError::new(refused)),
+        Err(e) => Some(e),
+    }
 }
 
 /// The whole HTML document the server sends.
@@ -75,7 +89,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("segments/:id") view=segments::SegmentEditor ssr=SsrMode::Async />
                     <Route path=path!("attributes") view=attributes::Attributes ssr=SsrMode::Async />
                     <Route path=path!("attributes/:name") view=attributes::AttributePage ssr=SsrMode::Async />
-                    <Route path=path!("personalization") view=pages::Personalization />
+                    <Route path=path!("personalization") view=personalization::Personalization ssr=SsrMode::Async />
+                    <Route path=path!("personalization/new") view=personalization::ContentEditor ssr=SsrMode::Async />
+                    <Route path=path!("personalization/:id") view=personalization::ContentEditor ssr=SsrMode::Async />
                     // Data pages render whole on the server, so they work without the wasm.
                     <Route path=path!("settings") view=settings::Settings ssr=SsrMode::Async />
                 </ParentRoute>

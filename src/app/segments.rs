@@ -80,15 +80,17 @@ pub async fn save_segment(
     description: Option<String>,
     icon: Option<String>,
     condition: String,
-) -> Result<i64, ServerFnError> {
+) -> Result<Result<i64, String>, ServerFnError> {
     use crate::model::segment::SegmentInput;
     let (state, account) = crate::server::dashboard::signed_in().await?;
     let condition: Json = serde_json::from_str(&condition)
         .map_err(|e| ServerFnError::new(format!("the condition is not JSON: {e}")))?;
-    let input = SegmentInput::from_json(&json!({
+    let input = match SegmentInput::from_json(&json!({
         "name": name, "description": description, "icon": icon, "condition": condition,
-    }))
-    .map_err(|e| ServerFnError::new(e.to_string()))?;
+    })) {
+        Ok(i) => i,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
     let id = match id.as_deref().filter(|i| !i.is_empty()) {
         None => None,
         Some(i) => Some(
@@ -96,12 +98,26 @@ pub async fn save_segment(
                 .map_err(|_| ServerFnError::new("no such segment"))?,
         ),
     };
-    let saved = state
-        .store
-        .save_segment(account.workspace_id, id, &input)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))?;
-    Ok(saved.id)
+    refused(
+        state
+            .store
+            .save_segment(account.workspace_id, id, &input)
+            .await
+            .map(|s| s.id),
+    )
+}
+
+/// A refusal of the store as the answer's `Err`; a database failure as a failure.
+#[cfg(feature = "ssr")]
+fn refused<T>(
+    r: Result<T, crate::server::store::segments::SegmentStoreError>,
+) -> super::Refusable<T> {
+    use crate::server::store::segments::SegmentStoreError;
+    match r {
+        Ok(v) => Ok(Ok(v)),
+        Err(SegmentStoreError::Store(e)) => Err(ServerFnError::new(e.to_string())),
+        Err(e) => Ok(Err(e.to_string())),
+    }
 }
 
 /// A copy named "<name> (copy)" (or "(copy 2)", ...).
@@ -142,13 +158,9 @@ pub async fn duplicate_segment(id: i64) -> Result<i64, ServerFnError> {
 }
 
 #[server(prefix = "/_fn", endpoint = "remove_segment")]
-pub async fn remove_segment(id: i64) -> Result<(), ServerFnError> {
+pub async fn remove_segment(id: i64) -> Result<Result<(), String>, ServerFnError> {
     let (state, account) = crate::server::dashboard::signed_in().await?;
-    state
-        .store
-        .delete_segment(account.workspace_id, id)
-        .await
-        .map_err(|e| ServerFnError::new(e.to_string()))
+    refused(state.store.delete_segment(account.workspace_id, id).await)
 }
 
 /// The address of the Users list filtered by a condition.
@@ -170,7 +182,7 @@ pub fn Segments() -> impl IntoView {
     let errors = move || {
         super::alerts([
             duplicate.value().get().and_then(|r| r.err()),
-            remove.value().get().and_then(|r| r.err()),
+            super::refusal(remove.value().get()),
         ])
     };
     view! {
@@ -282,7 +294,7 @@ fn EditSegment(choices: super::builder::Choices, form: SegmentForm) -> impl Into
     let naming = RwSignal::new(false);
     let navigate = use_navigate();
     Effect::new(move |_| {
-        if let Some(Ok(_)) = save.value().get() {
+        if let Some(Ok(Ok(_))) = save.value().get() {
             navigate("/segments", Default::default());
         }
     });
@@ -306,7 +318,7 @@ fn EditSegment(choices: super::builder::Choices, form: SegmentForm) -> impl Into
                 <label>"Name" <input name="name" required maxlength="100" value=form.name.clone() /></label>
                 <label>"Description" <input name="description" maxlength="500" value=form.description.clone() /></label>
                 <label>"Icon (an emoji)" <input name="icon" maxlength="8" class="short" value=form.icon.clone() /></label>
-                {move || save.value().get().and_then(|r| r.err()).map(|e| view! { <p class="form-message" role="alert">{e.to_string()}</p> })}
+                {move || super::alerts([super::refusal(save.value().get())])}
                 <div class="form-actions">
                     <button type="submit" class="primary">"Save"</button>
                     <button type="button" on:click=move |_| naming.set(false)>"Cancel"</button>
