@@ -270,54 +270,22 @@ pub async fn preview_samples(
         condition,
         ..Default::default()
     };
-    let mut page = state.store.list_users(ws, &query).await?;
-    if random && page.total > 20 {
-        // A random page of the view, then a random user on it.
-        use rand::Rng;
-        let skip = rand::rng().random_range(0..page.total);
-        let mut cursor = None;
-        let mut left = skip;
-        while left >= 500 {
-            let p = state
-                .store
-                .list_users(
-                    ws,
-                    &ListQuery {
-                        limit: 500,
-                        cursor: cursor.take(),
-                        skip_total: true,
-                        attributes: Some(Vec::new()),
-                        ..query.clone()
-                    },
-                )
-                .await?;
-            cursor = p
-                .next_cursor
-                .and_then(|c| crate::server::store::list::Cursor::decode(&c, &query.sort));
-            left -= 500;
-        }
-        page = state
+    if random {
+        use crate::server::store::users::Who;
+        let picked = state
             .store
-            .list_users(
-                ws,
-                &ListQuery {
-                    cursor,
-                    limit: 500,
-                    ..query.clone()
-                },
-            )
+            .random_match(ws, query.condition.as_deref())
             .await?;
-        let i = (left as usize).min(page.users.len().saturating_sub(1));
-        page.users = page.users.into_iter().skip(i).take(1).collect();
-    } else if random {
-        use rand::seq::IndexedRandom;
-        page.users = page
-            .users
-            .choose(&mut rand::rng())
-            .cloned()
-            .into_iter()
-            .collect();
+        let user = match picked {
+            Some(j) => state.store.user(ws, Who::JimerId(&j)).await?,
+            None => None,
+        };
+        return Ok(Samples {
+            total: i64::from(user.is_some()),
+            users: user.iter().map(Sample::of).collect(),
+        });
     }
+    let page = state.store.list_users(ws, &query).await?;
     Ok(Samples {
         users: page.users.iter().map(Sample::of).collect(),
         total: page.total,
@@ -620,7 +588,7 @@ fn EditContent(
             <section class="content-preview" aria-label="Preview">
                 <h2>"Preview"</h2>
                 <div class="preview-who">
-                    <input type="search" aria-label="Preview as" placeholder="Name, email or user id" bind:value=q on:input=move |_| index.set(0) />
+                    <input type="search" aria-label="Preview as" placeholder="Name, email or user id" bind:value=q on:input=move |_| { index.set(0); random.set(0); } />
                     <select aria-label="Segment" on:change=move |ev| { segment.set(event_target_value(&ev)); index.set(0); }>
                         <option value="">"All users"</option>
                         {segments.into_iter().map(|s| view! { <option value=s.id.to_string()>{s.name}</option> }).collect_view()}

@@ -458,3 +458,41 @@ impl Writer<'_> {
         }
     }
 }
+
+impl Store {
+    /// The jimer id of a user picked at random among those matching
+    /// `condition` (all the workspace's users when None): one query that
+    /// skips a random number of matches in id order.
+    pub async fn random_match(
+        &self,
+        workspace: i64,
+        condition: Option<&Prepared>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut binds = vec![Bind::Int(workspace)];
+        let filter = match condition {
+            Some(c) => c.sql(self.dialect, &mut binds),
+            None => "1 = 1".into(),
+        };
+        let count_sql =
+            format!("SELECT COUNT(*) FROM users WHERE users.workspace_id = $1 AND {filter}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            count = b.bind_scalar(count);
+        }
+        let n = count.fetch_one(&self.pool).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let skip = rand::Rng::random_range(&mut rand::rng(), 0..n);
+        binds.push(Bind::Int(skip));
+        let sql = format!(
+            "SELECT jimer_id FROM users WHERE users.workspace_id = $1 AND {filter} ORDER BY id LIMIT 1 OFFSET ${}",
+            binds.len()
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for b in &binds {
+            query = b.bind_scalar(query);
+        }
+        Ok(query.fetch_optional(&self.pool).await?)
+    }
+}
