@@ -17,6 +17,11 @@ test.beforeAll(async ({ request }) => {
     data: { batch },
   });
   expect(res.status()).toBe(200);
+  const seg = await request.post(`${BASE_URL}/api/v1/segments`, {
+    headers: { Authorization: `Bearer ${keys().secret_key}` },
+    data: { name: "E2E gold", condition: { attribute: "pers_plan", op: "is", value: "gold" } },
+  });
+  expect([201, 409]).toContain(seg.status());
 });
 
 test("write content with chips and a fallback, preview it for two users, read the warnings", async ({ page }) => {
@@ -70,6 +75,14 @@ test("write content with chips and a fallback, preview it for two users, read th
   await expect(page.locator("table.coverage tr[data-variable='shoe_size'] td")).toContainText("100%");
   const lacking = Number(await page.locator("table.coverage tr[data-variable='pers_plan']").getAttribute("data-lacking"));
   expect(lacking).toBeGreaterThan(0);
+  // ... and within a segment, whose random member is the preview's user.
+  await page.getByLabel("Segment").selectOption({ label: "E2E gold" });
+  await expect(page.locator("table.coverage tr[data-variable='pers_plan']")).toHaveAttribute("data-lacking", "0");
+  await expect(page.locator("table.coverage tr[data-variable='pers_plan'] td")).toHaveText("0% (0 of 1)");
+  await page.getByLabel("Preview as").fill("");
+  await page.getByRole("button", { name: "Random member" }).click();
+  await expect(page.locator(".preview-as strong")).toHaveText("Pia Persona");
+  await expect(page.locator(".preview-as")).toContainText("1 of 1");
 
   // Saved, listed, opened again unchanged, deleted.
   await page.getByRole("button", { name: "Save content" }).click();
