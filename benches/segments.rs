@@ -126,12 +126,28 @@ struct Engine {
     figures: Vec<Figures>,
     /// The instant its date rules were counted at (ms).
     now: i64,
+    /// The 1-minute load average when it started: above the CPU count,
+    /// something else competed for the CPUs.
+    load: f64,
+}
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(f64::NAN)
 }
 
 /// Times `POST /api/v1/segments/count` for each condition: a warm-up, then
 /// `runs` requests. The count is the warm-up's; a later one that differs
 /// (a date crossed a boundary meanwhile) is reported.
-async fn time_server(base: &str, key: &str, conds: &[Value], runs: usize) -> Vec<Figures> {
+async fn time_server(
+    base: &str,
+    key: &str,
+    conds: &[Value],
+    runs: usize,
+    notes: &mut Vec<String>,
+) -> Vec<Figures> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()
@@ -152,15 +168,23 @@ async fn time_server(base: &str, key: &str, conds: &[Value], runs: usize) -> Vec
         }
     };
     let mut out = Vec::new();
-    for cond in conds {
+    for (i, cond) in conds.iter().enumerate() {
         let (_, count) = post(cond).await;
         let mut times_ms = Vec::with_capacity(runs);
+        let mut later = Vec::new();
         for _ in 0..runs {
             let (took, n) = post(cond).await;
-            if n != count {
-                println!("  note: the count went from {count} to {n} between runs");
+            if n != count && !later.contains(&n) {
+                later.push(n);
             }
             times_ms.push(took);
+        }
+        if !later.is_empty() {
+            notes.push(format!(
+                "condition {}: the count went from {count} to {later:?} during the runs \
+                 (dates crossed a boundary as the clock moved)",
+                i + 1
+            ));
         }
         out.push(Figures { times_ms, count });
     }
@@ -169,22 +193,44 @@ async fn time_server(base: &str, key: &str, conds: &[Value], runs: usize) -> Vec
 
 /// Starts the server on `db_url`, times the conditions, stops it.
 async fn run_server(
+    name: &str,
     bin: &Path,
     db_url: &str,
     dir: &Path,
     key: &str,
     conds: &[Value],
     runs: usize,
-) -> (Vec<Figures>, i64) {
+) -> (Engine, Vec<String>) {
     let server = Server::start(bin, db_url, dir, &[("RUST_LOG", "warn")]).await;
+    let load = load_average();
     // What the references count at: taken right before the first request.
     let now = now_ms();
-    let figures = time_server(&server.base, key, conds, runs).await;
-    for p in server.problems() {
-        println!("server: {p}");
+    let mut mine = Vec::new();
+    let figures = time_server(&server.base, key, conds, runs, &mut mine).await;
+    // sqlx warns of every statement over 1 s: one line says how many.
+    let problems = server.problems();
+    let slow = problems
+        .iter()
+        .filter(|p| p.contains("slow statement"))
+        .count();
+    if slow > 0 {
+        mine.push(format!(
+            "{slow} of {} counts ran over 1 s (sqlx slow-statement warnings)",
+            conds.len() * (runs + 1)
+        ));
+    }
+    for p in problems.iter().filter(|p| !p.contains("slow statement")) {
+        mine.push(format!("server: {p}"));
     }
     server.stop();
-    (figures, now)
+    let notes = mine.into_iter().map(|n| format!("{name}: {n}")).collect();
+    let engine = Engine {
+        name: name.into(),
+        figures,
+        now,
+        load,
+    };
+    (engine, notes)
 }
 
 // ---------------------------------------------------------------------------
@@ -458,6 +504,7 @@ fn run_reference(
         .map(|e| Engine {
             name: e["name"].as_str().unwrap_or("?").to_string(),
             now,
+            load: f64::NAN,
             figures: e["results"]
                 .as_array()
                 .into_iter()
@@ -567,30 +614,42 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .unwrap();
+    let mut notes = Vec::new();
     let (mut engines, pg_line) = rt.block_on(async {
         sqlx::any::install_default_drivers();
         let key = secret_key(&url).await;
         let mut engines = Vec::new();
         eprintln!("timing userdeck on SQLite ...");
-        let (figures, now) = run_server(&bin, &url, &dir, &key, &cond_json, runs).await;
-        engines.push(Engine {
-            name: "userdeck on SQLite (typed key-value table)".into(),
-            figures,
-            now,
-        });
+        let (engine, n) = run_server(
+            "userdeck on SQLite (typed key-value table)",
+            &bin,
+            &url,
+            &dir,
+            &key,
+            &cond_json,
+            runs,
+        )
+        .await;
+        engines.push(engine);
+        notes.extend(n);
         let mut pg_line = None;
         if let Some(pg_url) = &pg_url {
             match prepare_postgres(&bin, &url, pg_url, users).await {
                 Ok(line) => {
                     eprintln!("timing userdeck on PostgreSQL ...");
                     let key = secret_key(pg_url).await;
-                    let (figures, now) =
-                        run_server(&bin, pg_url, &dir, &key, &cond_json, runs).await;
-                    engines.push(Engine {
-                        name: "userdeck on PostgreSQL (typed key-value)".into(),
-                        figures,
-                        now,
-                    });
+                    let (engine, n) = run_server(
+                        "userdeck on PostgreSQL (typed key-value)",
+                        &bin,
+                        pg_url,
+                        &dir,
+                        &key,
+                        &cond_json,
+                        runs,
+                    )
+                    .await;
+                    engines.push(engine);
+                    notes.extend(n);
                     pg_line = Some(line);
                 }
                 Err(e) => pg_line = Some(format!("PostgreSQL skipped: {e}")),
@@ -604,6 +663,7 @@ fn main() -> ExitCode {
     let sqlite_now = engines[0].now;
     let check_nows: Vec<i64> = engines[1..].iter().map(|e| e.now).collect();
     eprintln!("timing the references ...");
+    let reference_load = load_average();
     let script = root.join("benches/reference/segment_counts.py");
     let reference = match run_reference(
         &python(),
@@ -626,6 +686,7 @@ fn main() -> ExitCode {
             name: e.name.clone(),
             figures: e.figures.clone(),
             now: e.now,
+            load: reference_load,
         }));
     }
 
@@ -660,17 +721,26 @@ fn main() -> ExitCode {
     for (label, _) in &conds {
         print!(" | {label:^26}");
     }
+    print!(" | load");
     print!("\n{:<44}", "engine");
     for _ in &conds {
         print!(" | {:>8} {:>8} {:>8}", "median", "min", "count");
     }
-    println!();
+    println!(" |  avg");
     for e in &engines {
         print!("{:<44}", e.name);
         for f in &e.figures {
             print!(" | {:>8.1} {:>8.1} {:>8}", f.median(), f.min(), f.count);
         }
-        println!();
+        println!(" | {:>4.1}", e.load);
+    }
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!(
+        "(load avg: the 1-minute load average as the engine started; above {cpus}, \
+         other work competed for the {cpus} CPUs)"
+    );
+    for n in &notes {
+        println!("{n}");
     }
 
     // Every count must agree with the references at the same instant.

@@ -3,6 +3,7 @@
 mod attributes;
 mod builder;
 mod chart;
+mod integrations;
 mod layout;
 mod pages;
 mod personalization;

@@ -341,6 +341,7 @@ pub fn Settings() -> impl IntoView {
                                 </ActionForm>
                                 <p class="help">"userdeck sends no email: send the link yourself. It works once, for 7 days."</p>
                             </section>
+                            <super::integrations::Integrations />
                         }
                         .into_any()
                     }

@@ -80,6 +80,8 @@ pub struct AttrInput {
     pub name: String,
     pub change: AttrChange,
     pub raw: Json,
+    /// Set only if the user has no value yet (`$set_once` of the tools).
+    pub once: bool,
 }
 
 impl AttrInput {
@@ -104,6 +106,9 @@ pub struct ProfileUpdate {
     pub language: Field,
     pub attributes: Vec<AttrInput>,
     pub remove_unspecified: bool,
+    /// Where the values come from: empty for the SDK and the REST API
+    /// (`custom`), else an integration or `import` (see `SOURCES`).
+    pub source: &'static str,
 }
 
 /// A validated REST identify.
@@ -238,7 +243,17 @@ impl ProfileUpdate {
             language,
             attributes,
             remove_unspecified,
+            source: "",
         })
+    }
+
+    /// The source recorded on the values this update writes.
+    pub fn source(&self) -> &'static str {
+        if self.source.is_empty() {
+            SOURCE_CUSTOM
+        } else {
+            self.source
+        }
     }
 }
 
@@ -260,6 +275,7 @@ pub fn parse_attributes(map: &Map<String, Json>) -> Result<Vec<AttrInput>, Input
         attribute::validate_name(name)?;
         let change = attribute::parse_value(name, raw)?;
         out.push(AttrInput {
+            once: false,
             name: name.clone(),
             change,
             raw: raw.clone(),

@@ -72,6 +72,25 @@ pub fn router(state: AppState) -> Router {
                 .max_age(std::time::Duration::from_secs(86400)),
         );
 
+    // The tools' own clients post here (compressed, as PostHog's does).
+    use crate::server::integrations::receivers;
+    let integrations = Router::new()
+        .route("/segment/v1/{call}", post(receivers::segment))
+        .route("/posthog/batch", post(receivers::posthog))
+        .route("/posthog/batch/", post(receivers::posthog))
+        .route("/posthog/capture", post(receivers::posthog))
+        .route("/posthog/capture/", post(receivers::posthog))
+        .route(
+            "/mixpanel/engage",
+            get(receivers::mixpanel).post(receivers::mixpanel),
+        )
+        .route("/amplitude/2/httpapi", post(receivers::amplitude))
+        .route("/amplitude/identify", post(receivers::amplitude))
+        .fallback(rest::no_such_endpoint)
+        .method_not_allowed_fallback(rest::wrong_method)
+        .layer(DefaultBodyLimit::max(REST_BODY_LIMIT))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new());
+
     // Every dashboard page needs a signed-in account (but the sign-in ones).
     let options = state.leptos.clone();
     let pages = Router::new()
@@ -88,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .nest("/api/v1", rest)
         .nest("/sdk/v1", sdk)
+        .nest("/integrations", integrations)
         .route("/sign-in", post(auth::sign_in))
         .route("/setup", post(auth::setup))
         .route("/invite", post(auth::accept_invite))

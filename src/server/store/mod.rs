@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod contents;
 pub mod definitions;
 pub mod distribution;
+pub mod integrations;
 pub mod list;
 pub mod segments;
 pub mod users;
@@ -104,6 +105,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "contents",
         include_str!("../../../migrations/sqlite/0005_contents.sql"),
     ),
+    (
+        6,
+        "integrations",
+        include_str!("../../../migrations/sqlite/0006_integrations.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -130,6 +136,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "contents",
         include_str!("../../../migrations/postgres/0005_contents.sql"),
+    ),
+    (
+        6,
+        "integrations",
+        include_str!("../../../migrations/postgres/0006_integrations.sql"),
     ),
 ];
 

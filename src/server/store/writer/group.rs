@@ -135,6 +135,9 @@ impl<'a> Group<'a> {
                     user_id,
                 } => (*workspace, vec![(false, jimer_id), (true, user_id)]),
                 WriteOp::DeleteUser { workspace, user }
+                | WriteOp::Update {
+                    workspace, user, ..
+                }
                 | WriteOp::Retag {
                     workspace, user, ..
                 } => match user {

@@ -56,6 +56,13 @@ pub enum WriteOp {
         workspace: i64,
         user: UserKey,
     },
+    /// Integrations and imports: change an existing user (no activity
+    /// counted, nobody created); `Missing` when there is no such user.
+    Update {
+        workspace: i64,
+        user: UserKey,
+        update: ProfileUpdate,
+    },
     /// Dashboard: add and remove tags.
     Retag {
         workspace: i64,
@@ -74,6 +81,8 @@ pub enum WriteOutcome {
         user_id: Option<String>,
     },
     Updated,
+    /// `Update` found no such user.
+    Missing,
     Deleted(bool),
     /// The user's tags now; None when there is no such user.
     Tags(Option<Vec<String>>),

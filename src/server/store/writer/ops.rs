@@ -14,6 +14,7 @@ struct Plan {
     /// Name, value, and whether the key is new to the workspace.
     set: Vec<(String, AttrValue, bool)>,
     remove: Vec<AttrRow>,
+    source: &'static str,
 }
 
 fn invalid_tags(message: String) -> InputError {
@@ -104,6 +105,25 @@ impl Group<'_> {
                 let plan = self.plan(ws, &attrs, update).await?;
                 apply_fields(&mut row, update);
                 self.save(ws, &mut row).await?;
+                self.execute(ws, row.uid, &attrs, plan).await?;
+                Ok(WriteOutcome::Updated)
+            }
+            WriteOp::Update {
+                workspace,
+                user,
+                update,
+            } => {
+                let ws = *workspace;
+                let Some(mut row) = self.find(ws, user.who()).await? else {
+                    return Ok(WriteOutcome::Missing);
+                };
+                let attrs = self.attributes(ws, row.uid).await?;
+                let plan = self.plan(ws, &attrs, update).await?;
+                let before = row.clone();
+                apply_fields(&mut row, update);
+                if row != before {
+                    self.save(ws, &mut row).await?;
+                }
                 self.execute(ws, row.uid, &attrs, plan).await?;
                 Ok(WriteOutcome::Updated)
             }
@@ -270,18 +290,22 @@ impl Group<'_> {
         let mut plan = Plan {
             set: Vec::new(),
             remove: Vec::new(),
+            source: update.source(),
         };
+        let source = update.source();
         for input in &update.attributes {
             let fixed = self.fixed_type(ws, &input.name).await?;
             let held = attrs.iter().find(|a| a.name == input.name);
+            if input.once && held.is_some() {
+                continue;
+            }
             match input
                 .value_for(fixed)
                 .map_err(|e| WriteError::Rejected(e.into()))?
             {
                 None => plan.remove.extend(held.cloned()),
                 Some(v) => {
-                    let same =
-                        held.is_some_and(|h| h.source == SOURCE_CUSTOM && h.value == v.to_text());
+                    let same = held.is_some_and(|h| h.source == source && h.value == v.to_text());
                     if !same {
                         plan.set.push((input.name.clone(), v, fixed.is_none()));
                     }
@@ -308,6 +332,7 @@ impl Group<'_> {
         attrs: &[AttrRow],
         plan: Plan,
     ) -> Result<Vec<AttrRow>, WriteError> {
+        let source = plan.source;
         for (name, value, new_key) in plan.set {
             let t = value.attr_type();
             if new_key {
@@ -315,12 +340,12 @@ impl Group<'_> {
             }
             let existed = attrs.iter().any(|a| a.name == name);
             self.count(ws, &name, t, if existed { 0 } else { 1 }, self.now);
-            self.source(ws, &name, SOURCE_CUSTOM, self.now);
+            self.source(ws, &name, source, self.now);
             let row = AttrRow {
                 name,
                 attr_type: t,
                 value: value.to_text(),
-                source: SOURCE_CUSTOM.to_string(),
+                source: source.to_string(),
                 updated_at: self.now,
             };
             self.set_attr(ws, uid, &value, row);
