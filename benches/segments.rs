@@ -25,8 +25,8 @@
 //!   USERDECK_BENCH_PG_LOAD how an empty PostgreSQL is filled: `copy` (default: the
 //!                          SQLite rows, so both hold the same users) or `demo`
 //!                          (`userdeck demo` against PostgreSQL: demo times are
-//!                          relative to when it runs, so date rules count
-//!                          other users than on SQLite)
+//!                          relative to when it runs, so date rules may count a
+//!                          few users more or less than on SQLite)
 
 mod support;
 

@@ -3701,3 +3701,180 @@ async fn personalize_renders_a_template_for_a_user() {
         assert_eq!(r["text"], "none", "[{d}] never another user's data");
     }
 }
+
+#[tokio::test]
+async fn receivers_map_tool_properties_and_log_what_they_refuse() {
+    use base64::Engine;
+    for db in common::databases().await {
+        let api = Api::new(&db).await;
+        let d = db.name;
+        let ws = api.ws.id;
+        let key_of = |kind: &'static str| {
+            let store = api.store.clone();
+            async move {
+                store.set_integration(ws, kind, true).await.unwrap();
+                store
+                    .integrations(ws)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|i| i.kind == kind)
+                    .unwrap()
+                    .key
+            }
+        };
+        let segment_key = key_of("segment").await;
+        let basic = |key: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{key}:"))
+            )
+        };
+        let segment = |auth: String, body: Value| {
+            let api = &api;
+            async move {
+                api.send(
+                    Request::builder()
+                        .method(Method::POST)
+                        .uri("/integrations/segment/v1/batch")
+                        .header(header::CONTENT_TYPE, JSON)
+                        .header(header::AUTHORIZATION, auth)
+                        .body(Body::from(body.to_string()))
+                        .unwrap(),
+                )
+                .await
+            }
+        };
+        api.identify_ok(json!({"user_id": "r-email", "email": "only@example.com"}))
+            .await;
+        let res = segment(
+            basic(&segment_key),
+            json!({"batch": [
+                {"type": "identify", "userId": "r1", "traits": {"First Name": "Ana", "address": {"city": "Lyon"}, "tags": ["a"], "seats": 3}},
+                {"type": "track", "userId": "r1", "event": "Clicked"},
+                {"type": "identify", "anonymousId": "x", "traits": {"email": "ONLY@example.com", "plan": "Pro"}},
+                {"type": "identify", "anonymousId": "y", "traits": {"email": "nobody@example.com", "plan": "Pro"}},
+                {"type": "identify", "userId": "r1", "traits": {"seats": "many"}},
+            ]}),
+        )
+        .await
+        .expect(StatusCode::OK, "Segment batch");
+        assert_eq!(res.json, json!({"success": true}), "[{d}]");
+        let r1 = api.get("/api/v1/users/r1").await.json;
+        let attr = |u: &Value, n: &str| {
+            u["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a["name"] == n)
+                .map(|a| (a["value"].clone(), a["source"].clone()))
+        };
+        assert_eq!(
+            attr(&r1, "First_Name"),
+            Some((json!("Ana"), json!("segment"))),
+            "[{d}]"
+        );
+        assert_eq!(
+            attr(&r1, "address.city"),
+            Some((json!("Lyon"), json!("segment"))),
+            "[{d}]"
+        );
+        assert_eq!(
+            attr(&r1, "$tags"),
+            Some((json!(["a"]), json!("segment"))),
+            "[{d}]"
+        );
+        assert_eq!(
+            attr(&r1, "seats"),
+            Some((json!(3), json!("segment"))),
+            "[{d}] the conflicting value changed nothing"
+        );
+        let by_email = api.get("/api/v1/users/r-email").await.json;
+        assert_eq!(
+            attr(&by_email, "plan"),
+            Some((json!("Pro"), json!("segment"))),
+            "[{d}] matched on email"
+        );
+        let seg = api
+            .store
+            .integrations(ws)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|i| i.kind == "segment")
+            .unwrap();
+        assert_eq!((seg.received, seg.rejected), (2, 2), "[{d}]");
+        assert!(seg.last_received_at.is_some());
+        let log: Vec<String> = api
+            .store
+            .integration_log(ws, "segment", 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        assert!(
+            log.iter().any(|m| m.contains("nobody@example.com")),
+            "[{d}] {log:?}"
+        );
+        assert!(
+            log.iter().any(|m| m.contains("r1") && m.contains("seats")),
+            "[{d}] {log:?}"
+        );
+
+        // Wrong or switched-off keys are refused; nothing is written.
+        segment(
+            basic("segment_nope"),
+            json!({"userId": "r2", "traits": {"a": 1}}),
+        )
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized", "wrong key");
+        api.store
+            .set_integration(ws, "segment", false)
+            .await
+            .unwrap();
+        segment(
+            basic(&segment_key),
+            json!({"userId": "r2", "traits": {"a": 1}}),
+        )
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized", "switched off");
+        api.get("/api/v1/users/r2").await.expect_error(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "not created",
+        );
+
+        // PostHog, gzipped as posthog-node sends it.
+        let ph_key = key_of("posthog").await;
+        let body = json!({"api_key": ph_key, "batch": [
+            {"event": "$identify", "distinct_id": "r3", "properties": {"$set": {"plan": "Team", "old": 1}}},
+            {"event": "x", "distinct_id": "r3", "properties": {"$set_once": {"plan": "no", "first": "Team"}, "$unset": ["old"]}},
+        ]});
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, body.to_string().as_bytes()).unwrap();
+        api.send(
+            Request::builder()
+                .method(Method::POST)
+                .uri("/integrations/posthog/batch/")
+                .header(header::CONTENT_TYPE, JSON)
+                .header(header::CONTENT_ENCODING, "gzip")
+                .body(Body::from(gz.finish().unwrap()))
+                .unwrap(),
+        )
+        .await
+        .expect(StatusCode::OK, "PostHog batch");
+        let r3 = api.get("/api/v1/users/r3").await.json;
+        assert_eq!(
+            attr(&r3, "plan"),
+            Some((json!("Team"), json!("posthog"))),
+            "[{d}]"
+        );
+        assert_eq!(
+            attr(&r3, "first"),
+            Some((json!("Team"), json!("posthog"))),
+            "[{d}]"
+        );
+        assert_eq!(attr(&r3, "old"), None, "[{d}] $unset");
+    }
+}
