@@ -102,6 +102,9 @@ fn condition_json(rules: &[(&str, Value)]) -> Value {
 struct Figures {
     times_ms: Vec<f64>,
     count: i64,
+    /// The instant its date rules counted at (ms): the count agrees with
+    /// another engine's only at the same instant.
+    now: i64,
 }
 
 impl Figures {
@@ -124,8 +127,6 @@ impl Figures {
 struct Engine {
     name: String,
     figures: Vec<Figures>,
-    /// The instant its date rules were counted at (ms).
-    now: i64,
     /// The 1-minute load average when it started: above the CPU count,
     /// something else competed for the CPUs.
     load: f64,
@@ -139,8 +140,9 @@ fn load_average() -> f64 {
 }
 
 /// Times `POST /api/v1/segments/count` for each condition: a warm-up, then
-/// `runs` requests. The count is the warm-up's; a later one that differs
-/// (a date crossed a boundary meanwhile) is reported.
+/// `runs` requests. The count is the warm-up's, made at the instant read
+/// right before it (the server reads its clock a few ms later); a later
+/// count that differs (a date crossed a boundary meanwhile) is reported.
 async fn time_server(
     base: &str,
     key: &str,
@@ -169,6 +171,7 @@ async fn time_server(
     };
     let mut out = Vec::new();
     for (i, cond) in conds.iter().enumerate() {
+        let now = now_ms();
         let (_, count) = post(cond).await;
         let mut times_ms = Vec::with_capacity(runs);
         let mut later = Vec::new();
@@ -186,7 +189,11 @@ async fn time_server(
                 i + 1
             ));
         }
-        out.push(Figures { times_ms, count });
+        out.push(Figures {
+            times_ms,
+            count,
+            now,
+        });
     }
     out
 }
@@ -203,8 +210,6 @@ async fn run_server(
 ) -> (Engine, Vec<String>) {
     let server = Server::start(bin, db_url, dir, &[("RUST_LOG", "warn")]).await;
     let load = load_average();
-    // What the references count at: taken right before the first request.
-    let now = now_ms();
     let mut mine = Vec::new();
     let figures = time_server(&server.base, key, conds, runs, &mut mine).await;
     // sqlx warns of every statement over 1 s: one line says how many.
@@ -227,7 +232,6 @@ async fn run_server(
     let engine = Engine {
         name: name.into(),
         figures,
-        now,
         load,
     };
     (engine, notes)
@@ -462,30 +466,36 @@ async fn secret_key(url: &str) -> String {
 
 struct Reference {
     engines: Vec<Engine>,
-    /// DuckDB's counts at other instants: (now, counts).
-    checks: Vec<(i64, Vec<i64>)>,
+    /// DuckDB's counts at other instants: ((now, condition), count).
+    checks: Vec<((i64, usize), i64)>,
     notes: Vec<String>,
 }
 
+/// Runs the references at `nows` (one instant per condition) and has
+/// DuckDB count `checks` (instant, condition) too.
 fn run_reference(
     python: &str,
     script: &Path,
     db: &Path,
-    now: i64,
-    check_nows: &[i64],
+    nows: &[i64],
+    checks: &[(i64, usize)],
     conds: &[Value],
     runs: usize,
 ) -> Result<Reference, String> {
     let mut child = Command::new(python)
         .arg(script)
         .arg(db)
-        .arg(now.to_string())
+        .arg(nows[0].to_string())
         .args(["--runs", &runs.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {python}: {e}"))?;
-    let input = json!({"conditions": conds, "check_nows": check_nows});
+    let checks: Vec<Value> = checks
+        .iter()
+        .map(|(now, i)| json!({"now": now, "condition": i}))
+        .collect();
+    let input = json!({"conditions": conds, "nows": nows, "checks": checks});
     child
         .stdin
         .take()
@@ -503,13 +513,14 @@ fn run_reference(
         .flatten()
         .map(|e| Engine {
             name: e["name"].as_str().unwrap_or("?").to_string(),
-            now,
             load: f64::NAN,
             figures: e["results"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .map(|r| Figures {
+                .zip(nows)
+                .map(|(r, &now)| Figures {
+                    now,
                     count: r["count"].as_i64().unwrap_or(-1),
                     times_ms: r["times_ms"]
                         .as_array()
@@ -526,11 +537,9 @@ fn run_reference(
         .into_iter()
         .flatten()
         .map(|c| {
-            let counts = c["counts"].as_array().into_iter().flatten();
-            (
-                c["now"].as_i64().unwrap_or(0),
-                counts.filter_map(Value::as_i64).collect(),
-            )
+            let at = c["now"].as_i64().unwrap_or(0);
+            let i = c["condition"].as_u64().unwrap_or(0) as usize;
+            ((at, i), c["count"].as_i64().unwrap_or(-1))
         })
         .collect();
     let notes = v["notes"]
@@ -658,10 +667,14 @@ fn main() -> ExitCode {
         (engines, pg_line)
     });
 
-    // The references count at the instant the SQLite server was first asked;
-    // DuckDB also counts at the PostgreSQL run's, to compare it exactly.
-    let sqlite_now = engines[0].now;
-    let check_nows: Vec<i64> = engines[1..].iter().map(|e| e.now).collect();
+    // The references count each condition at the instant the SQLite
+    // server was asked it; DuckDB also counts at the PostgreSQL run's
+    // instants, so that every count can be compared exactly.
+    let sqlite_nows: Vec<i64> = engines[0].figures.iter().map(|f| f.now).collect();
+    let checks: Vec<(i64, usize)> = engines[1..]
+        .iter()
+        .flat_map(|e| e.figures.iter().enumerate().map(|(i, f)| (f.now, i)))
+        .collect();
     eprintln!("timing the references ...");
     let reference_load = load_average();
     let script = root.join("benches/reference/segment_counts.py");
@@ -669,8 +682,8 @@ fn main() -> ExitCode {
         &python(),
         &script,
         &db,
-        sqlite_now,
-        &check_nows,
+        &sqlite_nows,
+        &checks,
         &cond_json,
         runs,
     ) {
@@ -685,7 +698,6 @@ fn main() -> ExitCode {
         engines.extend(r.engines.iter().map(|e| Engine {
             name: e.name.clone(),
             figures: e.figures.clone(),
-            now: e.now,
             load: reference_load,
         }));
     }
@@ -743,47 +755,53 @@ fn main() -> ExitCode {
         println!("{n}");
     }
 
-    // Every count must agree with the references at the same instant.
+    // Every count must agree with DuckDB's at the same instant.
     let mut mismatches = Vec::new();
     if let Some(r) = &reference {
-        let duck_at = |now: i64| -> Option<Vec<i64>> {
-            if now == sqlite_now {
-                // The timed references ran at this instant.
-                r.engines
-                    .last()
-                    .map(|e| e.figures.iter().map(|f| f.count).collect())
-            } else {
-                r.checks
+        let duckdb = r.engines.last();
+        let duck_at = |now: i64, i: usize| -> Option<i64> {
+            match duckdb.and_then(|e| e.figures.get(i)) {
+                Some(f) if f.now == now => Some(f.count),
+                _ => r
+                    .checks
                     .iter()
-                    .find(|(n, _)| *n == now)
-                    .map(|(_, c)| c.clone())
+                    .find(|(key, _)| *key == (now, i))
+                    .map(|(_, c)| *c),
             }
         };
         for e in &engines {
-            let Some(want) = duck_at(e.now) else { continue };
             for (i, f) in e.figures.iter().enumerate() {
-                if want.get(i) != Some(&f.count) {
+                let want = duck_at(f.now, i);
+                if want != Some(f.count) {
                     mismatches.push(format!(
-                        "{}: {} counted {}, DuckDB {} (at now = {} ms)",
+                        "{}: {} counted {}, DuckDB {} (now = {} ms)",
                         conds[i].0,
                         e.name,
                         f.count,
-                        want.get(i).map_or("-".into(), |c| c.to_string()),
-                        e.now
+                        want.map_or("-".into(), |c| c.to_string()),
+                        f.now
                     ));
                 }
             }
         }
     }
+    let instants = |e: &Engine| {
+        let n: Vec<String> = e.figures.iter().map(|f| f.now.to_string()).collect();
+        n.join(", ")
+    };
     println!(
-        "\nnow (ms) for date rules: SQLite run {sqlite_now}{}; the references count at the SQLite \
-         run's now (the server's clock was read a few ms later){}",
-        engines[1..server_engines]
-            .iter()
-            .map(|e| format!(", PostgreSQL run {}", e.now))
-            .collect::<String>(),
+        "\n\"now\" of the date rules (ms, per condition): {} {}",
+        engines[0].name,
+        instants(&engines[0])
+    );
+    for e in &engines[1..server_engines] {
+        println!("  {} {}", e.name, instants(e));
+    }
+    println!(
+        "  read right before each warm-up request (the server reads its clock a few ms later); \
+         the references count at the SQLite run's{}",
         if server_engines > 1 {
-            ", and DuckDB also at the PostgreSQL run's"
+            ", and DuckDB, untimed, at the PostgreSQL run's too"
         } else {
             ""
         }

@@ -11,7 +11,11 @@ designs userdeck could have chosen instead of its typed key-value table:
     segment_counts.py DEMO_DB NOW_MS [--runs 5] [--input conditions.json] [--show-sql]
 
 The input (stdin unless --input) is {"conditions": [Condition, ...],
-"check_nows": [ms, ...]}; conditions are API.md "Conditions". Only what the
+"nows": [ms, ...], "checks": [{"now": ms, "condition": i}, ...]}:
+conditions are API.md "Conditions"; "nows" (optional) gives each condition
+the instant its date rules count at (default NOW_MS), so a count can match
+one a server made at that instant; "checks" (optional) asks DuckDB for
+more counts at other instants, untimed. Only what the
 benchmark uses is translated: all/any, and is, in, contains, gt/gte/lt/lte,
 days_ago_lt/gt, days_ahead_lt. Anything else is refused, not approximated.
 The semantics are userdeck's (src/server/store/conditions.rs): strings
@@ -24,9 +28,8 @@ Both tables are built once from the demo database and cached next to it
 decides when they are stale.
 
 Prints JSON on stdout: {"engines": [{"name", "results": [{"count",
-"times_ms", "sql"}]}], "checks": [{"now", "counts"}], "notes": [...]};
-progress goes to stderr. "checks" are DuckDB counts at other instants, so a
-server that counted at another time can still be compared exactly.
+"times_ms", "sql"}]}], "checks": [{"now", "condition", "count"}],
+"notes": [...]}; progress goes to stderr.
 """
 
 import argparse
@@ -300,7 +303,10 @@ def main():
     ap.add_argument("--show-sql", action="store_true", help="print each query on stderr")
     args = ap.parse_args()
     spec = json.load(open(args.input) if args.input else sys.stdin)
-    conditions, check_nows = spec["conditions"], spec.get("check_nows", [])
+    conditions = spec["conditions"]
+    nows = spec.get("nows") or [args.now_ms] * len(conditions)
+    if len(nows) != len(conditions):
+        raise SystemExit("give one instant in `nows` per condition")
 
     demo = os.path.abspath(args.demo_db)
     if not os.path.exists(demo):
@@ -328,13 +334,18 @@ def main():
     lite.execute("PRAGMA cache_size = -65536")
     if lite.execute("SELECT lower('Ä') = 'Ä'").fetchone()[0] != 1:
         notes.append("this SQLite's lower() folds beyond ASCII (ICU): string counts may differ")
-    tr = Translator("sqlite", types, args.now_ms)
-    lite_sql = [f"SELECT COUNT(*) FROM users_json WHERE {tr.node(c)}" for c in conditions]
+    lite_sql = [
+        f"SELECT COUNT(*) FROM users_json WHERE {Translator('sqlite', types, now).node(c)}"
+        for c, now in zip(conditions, nows)
+    ]
 
     duck = duckdb.connect(duck_path, read_only=True)
     threads = duck.execute("SELECT current_setting('threads')").fetchone()[0]
-    tr = Translator("duckdb", types, args.now_ms)
-    duck_sql = [f"SELECT COUNT(*) FROM users WHERE {tr.node(c)}" for c in conditions]
+
+    def duck_query(c, now):
+        return f"SELECT COUNT(*) FROM users WHERE {Translator('duckdb', types, now).node(c)}"
+
+    duck_sql = [duck_query(c, now) for c, now in zip(conditions, nows)]
     if args.show_sql:
         for s in lite_sql + duck_sql:
             log(s)
@@ -366,10 +377,9 @@ def main():
         duck.execute(f"SET threads = {threads}")
 
     checks = []
-    for now in check_nows:
-        tr = Translator("duckdb", types, now)
-        counts = [run_duck(f"SELECT COUNT(*) FROM users WHERE {tr.node(c)}") for c in conditions]
-        checks.append({"now": now, "counts": counts})
+    for ch in spec.get("checks", []):
+        now, i = ch["now"], ch["condition"]
+        checks.append({"now": now, "condition": i, "count": run_duck(duck_query(conditions[i], now))})
 
     users = lite.execute("SELECT COUNT(*) FROM users_json").fetchone()[0]
     notes.append(f"{users} users in the reference tables")

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod dashboard;
 pub mod demo;
 pub mod http;
+pub mod import;
 pub mod integrations;
 pub mod keycache;
 pub mod ratelimit;

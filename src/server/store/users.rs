@@ -249,3 +249,27 @@ impl Store {
         row.to_user(&attrs).map(Some)
     }
 }
+
+impl Store {
+    /// Which of these user ids the workspace has.
+    pub async fn existing_user_ids(
+        &self,
+        workspace: i64,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in ids.chunks(500) {
+            // The workspace is a number written in, so every parameter is one kind.
+            let sql = format!(
+                "SELECT user_id FROM users WHERE workspace_id = {workspace} AND user_id IN ({})",
+                self.dialect.params(1, chunk.len())
+            );
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
+        }
+        Ok(out)
+    }
+}
