@@ -47,11 +47,11 @@ test("Segment: the analytics-node client's identify traits arrive, with Segment'
   const errors = watchErrors(page);
   const key = await switchOn(page, "segment", "Segment");
   const analytics = new Analytics({ writeKey: key, host: BASE_URL, path: "/integrations/segment/v1/batch", flushAt: 1 });
-  analytics.identify({ userId: "int-seg-1", traits: { name: "Sega Trait", email: "sega@example.com", seg_plan: "Pro", company: { name: "Acme", seats: 12 } } });
+  analytics.identify({ userId: "int-seg-1", traits: { name: "Sega Trait", email: "sega@example.com", int_plan: "Pro", company: { name: "Acme", seats: 12 } } });
   analytics.track({ userId: "int-seg-1", event: "Clicked" });
   await analytics.closeAndFlush();
   const attrs = await attributesOf("int-seg-1", "company.name");
-  expect(attrs["seg_plan"]).toEqual(["Pro", "segment"]);
+  expect(attrs["int_plan"]).toEqual(["Pro", "segment"]);
   expect(attrs["company.name"]).toEqual(["Acme", "segment"]);
   expect(attrs["company.seats"]).toEqual([12, "segment"]);
   const u = (await user("int-seg-1")).body;
@@ -70,7 +70,7 @@ test("Segment: the analytics-node client's identify traits arrive, with Segment'
   // The profile shows where the values came from.
   await signInAt(page, `/users?q=int-seg-1`);
   await page.locator("table.users tbody .who").first().click();
-  const row = page.locator("tr[data-attribute='seg_plan']");
+  const row = page.locator("tr[data-attribute='int_plan']");
   await expect(row.locator(".source[data-source='segment'] img")).toHaveAttribute("alt", "Segment");
   expect(errors).toEqual([]);
 });
