@@ -202,9 +202,11 @@ impl Store {
                     if dialect == Dialect::Sqlite {
                         // WAL lets readers run beside the one writer; FULL
                         // makes every acknowledged commit durable (group
-                        // commit keeps the fsyncs few).
+                        // commit keeps the fsyncs few). Temporary b-trees
+                        // (a segment rule's users) stay in memory: a
+                        // 6-rule count at 1M users went 3.0 -> 2.2 s.
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536",
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY",
                         )
                         .await?;
                     }
