@@ -19,7 +19,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use support::{machine, Server};
 
@@ -101,42 +101,19 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bin = std::env::var("USERDECK_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target/release/userdeck"));
-    if !bin.exists() {
-        eprintln!(
-            "the server binary {} does not exist: build it with scripts/build --release",
-            bin.display()
-        );
+    let Some(bin) = support::server_binary() else {
         return ExitCode::FAILURE;
-    }
+    };
     let users: u64 = env_or("USERDECK_BENCH_USERS", 1_000_000);
     let runs: usize = env_or("USERDECK_BENCH_RUNS", 15).max(2);
     let dir = root.join("target/bench");
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join(format!("dashboard-{users}.db"));
-    let url = format!("sqlite://{}", db.display());
-    if !db.exists() {
-        println!("making {users} demo users in {} (once) ...", db.display());
-        let t = Instant::now();
-        let ok = Command::new(&bin)
-            .args([
-                "demo",
-                "--users",
-                &users.to_string(),
-                "--database-url",
-                &url,
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = std::fs::remove_file(&db);
-            eprintln!("userdeck demo failed");
-            return ExitCode::FAILURE;
-        }
-        println!("  done in {:.0} s", t.elapsed().as_secs_f64());
+    let Some((db, made)) = support::demo_database(&bin, &dir, users) else {
+        return ExitCode::FAILURE;
+    };
+    if let Some(s) = made {
+        println!("  done in {s:.0} s");
     }
+    let url = format!("sqlite://{}", db.display());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -577,44 +577,17 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let bin = std::env::var("USERDECK_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("target/release/userdeck"));
-    if !bin.exists() {
-        eprintln!(
-            "the server binary {} does not exist: build it with scripts/build --release",
-            bin.display()
-        );
+    let Some(bin) = support::server_binary() else {
         return ExitCode::FAILURE;
-    }
+    };
     let users: u64 = env_or("USERDECK_BENCH_USERS", 1_000_000);
     let runs: usize = env_or("USERDECK_BENCH_RUNS", 5).max(1);
     let dir = root.join("target/bench");
-    std::fs::create_dir_all(&dir).unwrap();
     // The dashboard benchmark's file: made once, shared.
-    let db = dir.join(format!("dashboard-{users}.db"));
+    let Some((db, made)) = support::demo_database(&bin, &dir, users) else {
+        return ExitCode::FAILURE;
+    };
     let url = format!("sqlite://{}", db.display());
-    let mut made = None;
-    if !db.exists() {
-        println!("making {users} demo users in {} (once) ...", db.display());
-        let t = Instant::now();
-        let ok = Command::new(&bin)
-            .args([
-                "demo",
-                "--users",
-                &users.to_string(),
-                "--database-url",
-                &url,
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = std::fs::remove_file(&db);
-            eprintln!("userdeck demo failed");
-            return ExitCode::FAILURE;
-        }
-        made = Some(t.elapsed().as_secs_f64());
-    }
     let conds = conditions();
     let cond_json: Vec<Value> = conds.iter().map(|(_, r)| condition_json(r)).collect();
     let pg_url = std::env::var("USERDECK_TEST_POSTGRES_URL").ok();

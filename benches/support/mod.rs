@@ -39,6 +39,53 @@ pub fn machine() -> String {
     )
 }
 
+/// The release server under test (USERDECK_BIN or target/release/userdeck),
+/// or None after saying how to build it.
+pub fn server_binary() -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let bin = std::env::var("USERDECK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target/release/userdeck"));
+    if !bin.exists() {
+        eprintln!(
+            "the server binary {} does not exist: build it with scripts/build --release",
+            bin.display()
+        );
+        return None;
+    }
+    Some(bin)
+}
+
+/// The SQLite file of `users` demo users in `dir` (the benchmarks share it),
+/// made with `userdeck demo` the first time; answers its path and, when it
+/// was made now, how long that took (s). None if the demo failed.
+pub fn demo_database(bin: &Path, dir: &Path, users: u64) -> Option<(PathBuf, Option<f64>)> {
+    std::fs::create_dir_all(dir).unwrap();
+    let db = dir.join(format!("dashboard-{users}.db"));
+    if db.exists() {
+        return Some((db, None));
+    }
+    println!("making {users} demo users in {} (once) ...", db.display());
+    let t = Instant::now();
+    let url = format!("sqlite://{}", db.display());
+    let ok = Command::new(bin)
+        .args([
+            "demo",
+            "--users",
+            &users.to_string(),
+            "--database-url",
+            &url,
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        let _ = std::fs::remove_file(&db);
+        eprintln!("userdeck demo failed");
+        return None;
+    }
+    Some((db, Some(t.elapsed().as_secs_f64())))
+}
+
 pub struct Server {
     pub child: Child,
     pub base: String,
