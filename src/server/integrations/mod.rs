@@ -165,10 +165,13 @@ pub async fn apply(
             Err(e) => refused.push(format!("user {who:?}: {e}; nothing applied")),
         }
     }
-    state
-        .store
-        .record_delivery(workspace, kind, applied, &refused)
-        .await?;
+    // Calls with no profile data (a `track`) are not counted.
+    if applied > 0 || !refused.is_empty() {
+        state
+            .store
+            .record_delivery(workspace, kind, applied, &refused)
+            .await?;
+    }
     Ok((applied, refused))
 }
 
