@@ -824,32 +824,9 @@ pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::profile::Attribute;
 
     fn user(attrs: &[(&str, AttrValue)]) -> User {
-        let now = chrono::Utc::now();
-        User {
-            jimer_id: "j_1".into(),
-            user_id: Some("u1".into()),
-            name: Some("Sam Taylor".into()),
-            email: Some("sam@acme.io".into()),
-            language: None,
-            first_seen: None,
-            last_activity: None,
-            sessions: 3,
-            created: now,
-            tags: vec!["beta".into()],
-            attributes: attrs
-                .iter()
-                .map(|(n, v)| Attribute {
-                    name: n.to_string(),
-                    attr_type: v.attr_type(),
-                    value: v.clone(),
-                    source: "custom".into(),
-                    updated_at: now,
-                })
-                .collect(),
-        }
+        crate::model::profile::sample_user(attrs)
     }
 
     fn types(n: &str) -> Option<AttrType> {

@@ -408,6 +408,35 @@ pub fn normalize_language(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// A user for tests of the model: Sam Taylor (u1), tagged beta, with these
+/// custom attributes.
+#[cfg(test)]
+pub(crate) fn sample_user(attrs: &[(&str, AttrValue)]) -> User {
+    let now = chrono::Utc::now();
+    User {
+        jimer_id: "j_1".into(),
+        user_id: Some("u1".into()),
+        name: Some("Sam Taylor".into()),
+        email: Some("sam@acme.io".into()),
+        language: None,
+        first_seen: None,
+        last_activity: None,
+        sessions: 3,
+        created: now,
+        tags: vec!["beta".into()],
+        attributes: attrs
+            .iter()
+            .map(|(n, v)| Attribute {
+                name: n.to_string(),
+                attr_type: v.attr_type(),
+                value: v.clone(),
+                source: "custom".into(),
+                updated_at: now,
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

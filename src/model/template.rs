@@ -474,31 +474,13 @@ pub fn format_value(v: &AttrValue, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::profile::Attribute;
 
     fn user(name: Option<&str>, language: Option<&str>, attrs: &[(&str, AttrValue)]) -> User {
-        let now = chrono::Utc::now();
         User {
-            jimer_id: "j_1".into(),
-            user_id: Some("u1".into()),
             name: name.map(str::to_string),
-            email: Some("sam@acme.io".into()),
             language: language.map(str::to_string),
-            first_seen: None,
-            last_activity: None,
-            sessions: 3,
-            created: now,
             tags: vec!["beta".into(), "vip".into()],
-            attributes: attrs
-                .iter()
-                .map(|(n, v)| Attribute {
-                    name: n.to_string(),
-                    attr_type: v.attr_type(),
-                    value: v.clone(),
-                    source: "custom".into(),
-                    updated_at: now,
-                })
-                .collect(),
+            ..crate::model::profile::sample_user(attrs)
         }
     }
 

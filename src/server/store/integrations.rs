@@ -32,7 +32,6 @@ impl Store {
     /// Every receiver of the workspace, switched on or not (a key is made
     /// the first time one is asked for).
     pub async fn integrations(&self, workspace: i64) -> Result<Vec<Integration>, StoreError> {
-        let mut out = Vec::new();
         for (kind, _) in RECEIVERS {
             sqlx::query(
                 "INSERT INTO integrations (workspace_id, kind, key) VALUES ($1, $2, $3)
@@ -43,16 +42,24 @@ impl Store {
             .bind(format!("{kind}_{}", random_token()))
             .execute(&self.pool)
             .await?;
-            let r = sqlx::query(
-                "SELECT kind, enabled, key, received, rejected, last_received_at FROM integrations
-                 WHERE workspace_id = $1 AND kind = $2",
-            )
-            .bind(workspace)
-            .bind(*kind)
-            .fetch_one(&self.pool)
-            .await?;
+        }
+        let rows = sqlx::query(
+            "SELECT kind, enabled, key, received, rejected, last_received_at FROM integrations
+             WHERE workspace_id = $1",
+        )
+        .bind(workspace)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(RECEIVERS.len());
+        for (kind, _) in RECEIVERS {
+            let Some(r) = rows
+                .iter()
+                .find(|r| r.try_get::<String, _>("kind").is_ok_and(|k| k == *kind))
+            else {
+                continue;
+            };
             out.push(Integration {
-                kind: r.try_get("kind")?,
+                kind: kind.to_string(),
                 enabled: r.try_get::<i64, _>("enabled")? != 0,
                 key: r.try_get("key")?,
                 received: r.try_get("received")?,
@@ -69,7 +76,7 @@ impl Store {
         kind: &str,
         enabled: bool,
     ) -> Result<(), StoreError> {
-        self.integrations(workspace).await?;
+        self.integrations(workspace).await?; // makes the row and its key if new
         sqlx::query("UPDATE integrations SET enabled = $3 WHERE workspace_id = $1 AND kind = $2")
             .bind(workspace)
             .bind(kind)
