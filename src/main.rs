@@ -99,6 +99,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     "this binary was built without the browser bundle; build it with scripts/build"
                 );
             }
+            let cut = store.interrupt_running_imports().await?;
+            if cut > 0 {
+                tracing::warn!("{cut} CSV import(s) were cut short by the last stop; see Imports");
+            }
             let state = AppState::new(store.clone(), &Settings { sdk_rate_limit });
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let url = format!("http://{}", listener.local_addr()?);

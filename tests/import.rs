@@ -86,3 +86,61 @@ async fn an_import_creates_updates_and_leaves_bad_rows_out() {
         assert_eq!(plan.value, AttrValue::String("Team".into()), "{n}");
     }
 }
+
+#[tokio::test]
+async fn the_history_keeps_each_import_and_marks_the_cut_ones() {
+    use userdeck::server::store::imports::{ImportEnd, KEEP_REJECTIONS};
+    for db in common::databases().await {
+        let (s, n) = (&db.store, db.name);
+        let ws = s.default_workspace().await.unwrap().id;
+        let first = s
+            .start_import(ws, "ana@example.com", "people.csv", "user_id", 1500)
+            .await
+            .unwrap();
+        let second = s
+            .start_import(ws, "bo@example.com", "more.csv", "email", 3)
+            .await
+            .unwrap();
+        let rejections: Vec<(usize, String)> =
+            (2..1502).map(|l| (l, format!("line {l} is bad"))).collect();
+        s.finish_import(
+            first,
+            &ImportEnd {
+                created: 0,
+                updated: 0,
+                rejections,
+                error: None,
+            },
+        )
+        .await
+        .unwrap();
+        // The server stops while the second runs.
+        assert_eq!(s.interrupt_running_imports().await.unwrap(), 1, "{n}");
+        let list = s.imports(ws, 10).await.unwrap();
+        let ids: Vec<i64> = list.iter().map(|i| i.id).collect();
+        assert_eq!(ids, [second, first], "{n}: newest first");
+        assert_eq!(list[0].status, "interrupted", "{n}");
+        assert!(list[0].finished_at.is_some(), "{n}");
+        let done = s.import(ws, first).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                done.status.as_str(),
+                done.account_email.as_str(),
+                done.rows,
+                done.rejected
+            ),
+            ("done", "ana@example.com", 1500, 1500),
+            "{n}"
+        );
+        assert_eq!(
+            done.rejections.len(),
+            KEEP_REJECTIONS,
+            "{n}: the first thousand kept"
+        );
+        assert_eq!(done.rejections[0], (2, "line 2 is bad".into()), "{n}");
+        assert!(
+            s.import(ws + 1, first).await.unwrap().is_none(),
+            "{n}: another workspace's"
+        );
+    }
+}

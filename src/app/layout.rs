@@ -7,6 +7,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/segments", "Segments"),
     ("/attributes", "Attributes"),
     ("/personalization", "Personalization"),
+    ("/imports", "Imports"),
     ("/settings", "Settings"),
 ];
 

@@ -3,6 +3,7 @@
 mod attributes;
 mod builder;
 mod chart;
+mod imports;
 mod integrations;
 mod layout;
 mod pages;
@@ -94,6 +95,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("personalization/new") view=personalization::ContentEditor ssr=SsrMode::Async />
                     <Route path=path!("personalization/:id") view=personalization::ContentEditor ssr=SsrMode::Async />
                     // Data pages render whole on the server, so they work without the wasm.
+                    <Route path=path!("imports") view=imports::Imports ssr=SsrMode::Async />
+                    <Route path=path!("imports/new") view=imports::NewImport ssr=SsrMode::Async />
+                    <Route path=path!("imports/:id") view=imports::ImportPage ssr=SsrMode::Async />
                     <Route path=path!("settings") view=settings::Settings ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod error;
 pub mod export;
+pub mod imports;
 pub mod personalize;
 pub mod rest;
 pub mod sdk;
@@ -98,6 +99,10 @@ pub fn router(state: AppState) -> Router {
             shell(options.clone())
         })
         .route("/users/export.csv", get(export::users_csv))
+        .route(
+            "/imports/upload",
+            post(imports::upload).layer(DefaultBodyLimit::max(imports::UPLOAD_BODY_LIMIT)),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_session,

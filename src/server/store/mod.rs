@@ -11,6 +11,7 @@ pub mod conditions;
 pub mod contents;
 pub mod definitions;
 pub mod distribution;
+pub mod imports;
 pub mod integrations;
 pub mod list;
 pub mod segments;
@@ -110,6 +111,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "integrations",
         include_str!("../../../migrations/sqlite/0006_integrations.sql"),
     ),
+    (
+        7,
+        "imports",
+        include_str!("../../../migrations/sqlite/0007_imports.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -141,6 +147,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "integrations",
         include_str!("../../../migrations/postgres/0006_integrations.sql"),
+    ),
+    (
+        7,
+        "imports",
+        include_str!("../../../migrations/postgres/0007_imports.sql"),
     ),
 ];
 

@@ -5,13 +5,18 @@
 //! its line and the reason. Values are written with the source `import`.
 
 use crate::model::attribute::{parse_date, validate_name, AttrChange, AttrType, AttrValue};
-use crate::model::profile::{check_email, AttrInput, Identify, ProfileUpdate};
+use crate::model::profile::{check_email, AttrInput, Field, Identify, ProfileUpdate};
 use serde_json::Value as Json;
 
 /// Largest file, rows and columns an import takes.
 pub const MAX_BYTES: usize = 50 * 1024 * 1024;
 pub const MAX_ROWS: usize = 1_000_000;
 pub const MAX_COLUMNS: usize = 200;
+
+pub mod jobs;
+
+/// Columns that fill a profile's own fields rather than an attribute.
+pub const NATIVE_TARGETS: &[&str] = &["name", "email"];
 
 /// A CSV file read whole.
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +110,63 @@ pub struct Mapping {
     pub columns: Vec<(usize, String)>,
 }
 
+impl Mapping {
+    /// The mapping the import page's form sent (`id`: the identifier
+    /// column, `by`: `user_id` or `email`, `c<N>`: where column N goes,
+    /// empty to skip it), or, without `id`, the guess from the headers: a
+    /// `user_id`/`id` column else an `email` column identifies, `name` and
+    /// `email` fill the profile's fields, other columns keep their names.
+    pub fn from_form(table: &Table, form: &std::collections::HashMap<String, String>) -> Mapping {
+        let lower: Vec<String> = table
+            .headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect();
+        let Some(id) = form.get("id").and_then(|i| i.parse::<usize>().ok()) else {
+            let find = |names: &[&str]| lower.iter().position(|h| names.contains(&h.as_str()));
+            let (identifier_column, identifier) =
+                match find(&["user_id", "userid", "user id", "id", "external_id"]) {
+                    Some(c) => (c, Identifier::UserId),
+                    None => match find(&["email", "e-mail", "email address"]) {
+                        Some(c) => (c, Identifier::Email),
+                        None => (0, Identifier::UserId),
+                    },
+                };
+            let columns = (0..table.headers.len())
+                .filter(|c| *c != identifier_column)
+                .map(|c| {
+                    let target = match lower[c].as_str() {
+                        "email" | "e-mail" | "email address" => "email".to_string(),
+                        "name" | "full name" => "name".to_string(),
+                        _ => crate::server::integrations::normalize(&table.headers[c]),
+                    };
+                    (c, target)
+                })
+                .collect();
+            return Mapping {
+                identifier_column,
+                identifier,
+                columns,
+            };
+        };
+        Mapping {
+            identifier_column: id,
+            identifier: if form.get("by").is_some_and(|b| b == "email") {
+                Identifier::Email
+            } else {
+                Identifier::UserId
+            },
+            columns: (0..table.headers.len())
+                .filter(|c| *c != id)
+                .filter_map(|c| {
+                    let target = form.get(&format!("c{c}"))?.trim();
+                    (!target.is_empty()).then(|| (c, target.to_string()))
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A row ready to write.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
@@ -190,6 +252,16 @@ pub fn check(
         if *col >= width || *col == mapping.identifier_column {
             return Err(format!("column {} cannot be mapped to {name:?}", col + 1));
         }
+        if let Some((other, _)) = mapping.columns.iter().find(|(c, n)| n == name && c < col) {
+            return Err(format!(
+                "columns {:?} and {:?} both go to {name:?}; choose one",
+                table.headers[*other], table.headers[*col]
+            ));
+        }
+        if NATIVE_TARGETS.contains(&name.as_str()) {
+            types.push(AttrType::String);
+            continue;
+        }
         validate_name(name)
             .map_err(|e| format!("column {:?}: {}", table.headers[*col], e.message))?;
         types.push(existing(name).unwrap_or_else(|| {
@@ -237,17 +309,24 @@ pub fn check(
             if raw.is_empty() {
                 continue;
             }
-            match cell_value(raw, *t) {
-                Ok(v) => update.attributes.push(AttrInput {
-                    name: name.clone(),
-                    raw: Json::String(raw.to_string()),
-                    change: AttrChange::Set(v),
-                    once: false,
-                }),
-                Err(e) => {
-                    reason = Some(format!("column {:?}: {e}", table.headers[*col]));
-                    break;
+            let value = match name.as_str() {
+                "email" => check_email(raw).map(|e| update.email = Field::Set(e)),
+                "name" => {
+                    update.name = Field::Set(raw.chars().take(200).collect());
+                    Ok(())
                 }
+                _ => cell_value(raw, *t).map(|v| {
+                    update.attributes.push(AttrInput {
+                        name: name.clone(),
+                        raw: Json::String(raw.to_string()),
+                        change: AttrChange::Set(v),
+                        once: false,
+                    })
+                }),
+            };
+            if let Err(e) = value {
+                reason = Some(format!("column {:?}: {e}", table.headers[*col]));
+                break;
             }
         }
         if let Some(r) = reason {
@@ -390,6 +469,53 @@ mod tests {
     }
 
     #[test]
+    fn the_form_or_the_headers_give_the_mapping() {
+        let t = read_csv(b"Email,Full Name,Plan,Seats count\nsam@acme.io,Sam,Pro,3\n").unwrap();
+        let guess = Mapping::from_form(&t, &Default::default());
+        assert_eq!(guess.identifier, Identifier::Email);
+        assert_eq!(guess.identifier_column, 0);
+        assert_eq!(
+            guess.columns,
+            [
+                (1, "name".into()),
+                (2, "Plan".into()),
+                (3, "Seats_count".into())
+            ]
+        );
+        let c = check(&t, &guess, &|_| None).unwrap();
+        let Change::ByEmail { update, .. } = &c.changes[0].1 else {
+            panic!()
+        };
+        assert_eq!(update.name, Field::Set("Sam".into()));
+        let t = read_csv(b"plan,user_id,email\nPro,u1,bad\n").unwrap();
+        let guess = Mapping::from_form(&t, &Default::default());
+        assert_eq!(
+            (guess.identifier_column, guess.identifier),
+            (1, Identifier::UserId)
+        );
+        let c = check(&t, &guess, &|_| None).unwrap();
+        assert_eq!(c.bad.len(), 1, "an email column is checked as one");
+        let form: std::collections::HashMap<String, String> =
+            [("id", "1"), ("by", "user_id"), ("c0", " tier "), ("c2", "")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        let chosen = Mapping::from_form(&t, &form);
+        assert_eq!(
+            chosen.columns,
+            [(0, "tier".into())],
+            "an empty box skips the column"
+        );
+        let twice = Mapping {
+            columns: vec![(0, "tier".into()), (2, "tier".into())],
+            ..chosen
+        };
+        assert!(check(&t, &twice, &|_| None)
+            .unwrap_err()
+            .contains("both go to \"tier\""));
+    }
+
+    #[test]
     fn column_types_are_inferred_from_every_value() {
         assert_eq!(infer_type(["1", "", "2.5"].into_iter()), AttrType::Number);
         assert_eq!(infer_type(["TRUE", "false"].into_iter()), AttrType::Boolean);
@@ -431,6 +557,7 @@ pub async fn apply(
     let mut rest = changes.into_iter().peekable();
     while rest.peek().is_some() {
         let chunk: Vec<(usize, Change)> = rest.by_ref().take(CHUNK).collect();
+        done += chunk.len();
         let ids: Vec<String> = chunk
             .iter()
             .filter_map(|(_, c)| match c {
@@ -464,7 +591,6 @@ pub async fn apply(
                 }
             }
         }
-        done += ops.len();
         for (result, (line, new)) in writer.write_many(ops).await.into_iter().zip(lines) {
             match result {
                 Ok(WriteOutcome::Missing) => out.rejected.push((line, "the user is gone".into())),
