@@ -68,6 +68,14 @@ test("semicolons and a BOM, by user id: bad rows shown first, mapping changed, p
   await expect(bad.nth(1)).toContainText("4");
   await expect(bad.nth(1)).toContainText('no user id in column "user_id"');
   await page.screenshot({ path: test.info().outputPath("import-mapping.png"), fullPage: true });
+  const href = await page.getByRole("link", { name: "Download every row left out (CSV)" }).getAttribute("href");
+  const leftOut = await page.request.get(`${BASE_URL}${href}`);
+  expect(leftOut.headers()["content-disposition"]).toContain("people-left-out.csv");
+  expect((await leftOut.text()).trim().split("\n")).toEqual([
+    "line,reason",
+    '3,"column ""imp_seats"": ""many"" is not a number"',
+    '4,"no user id in column ""user_id"""',
+  ]);
 
   // Skip imp_note, import imp_plan as imp_tier; nothing is written yet.
   await page.getByLabel("Import column imp_note into").fill("");

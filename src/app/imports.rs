@@ -368,6 +368,12 @@ fn mapping_view(
     let can_import = p.error.is_none() && p.ready > 0;
     let headers: Vec<String> = p.columns.iter().map(|c| c.header.clone()).collect();
     let upload_field = upload.clone();
+    // The check's own query, so the download lists what the page shows.
+    let query_link = if query.contains("upload=") {
+        query.clone()
+    } else {
+        format!("?upload={upload}")
+    };
     view! {
         <p class="import-file">
             <strong>{p.file_name.clone()}</strong>
@@ -447,9 +453,10 @@ fn mapping_view(
                             }).collect_view()}
                         </tbody>
                     </table>
-                    {(p.bad_total > p.bad.len()).then(|| view! {
-                        <p class="hint">{format!("The first {} of {} are listed.", p.bad.len(), p.bad_total)}</p>
-                    })}
+                    <p class="hint">
+                        {(p.bad_total > p.bad.len()).then(|| format!("The first {} of {} are listed. ", p.bad.len(), p.bad_total))}
+                        <a href=format!("/imports/left-out.csv{query_link}") rel="external" download>"Download every row left out (CSV)"</a>
+                    </p>
                 </div>
             })}
             <ActionForm action=start attr:class="start-import">

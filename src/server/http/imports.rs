@@ -1,12 +1,14 @@
 //! `POST /imports/upload`: a CSV file from the dashboard's import page (a
 //! plain multipart form, so it works without JavaScript). The file is read
 //! and kept in memory; the browser goes on to the mapping step.
+//! `GET /imports/left-out.csv`: every row the mapping step would leave out.
 
 use super::auth::encode;
 use crate::server::import::{read_csv, MAX_BYTES};
 use crate::server::store::accounts::Account;
 use crate::server::AppState;
-use axum::extract::{Multipart, State};
+use axum::extract::{Multipart, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
 
@@ -62,4 +64,56 @@ async fn file_of(mut multipart: Multipart) -> Result<(String, Vec<u8>), String> 
         return Ok((name, bytes.to_vec()));
     }
     Err("choose a CSV file to upload".into())
+}
+
+/// Every row an upload's mapping leaves out, with its line and reason, as
+/// CSV (the page lists the first thousand). Takes the mapping page's query.
+pub async fn left_out(
+    State(state): State<AppState>,
+    Extension(account): Extension<Account>,
+    Query(form): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    use crate::server::import::{check, jobs, Mapping};
+    let ws = account.workspace_id;
+    let token = form.get("upload").map(String::as_str).unwrap_or_default();
+    let Some((name, table)) = state.imports.upload(ws, token) else {
+        return (
+            StatusCode::NOT_FOUND,
+            "this upload is no longer kept: upload the file again",
+        )
+            .into_response();
+    };
+    let types = match jobs::attribute_types(&state, ws).await {
+        Ok(t) => t,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let mapping = Mapping::from_form(&table, &form);
+    let checked = match check(&table, &mapping, &|n| types.get(n).copied()) {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+    };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut rows = vec![["line".to_string(), "reason".to_string()]];
+    rows.extend(checked.bad.into_iter().map(|(l, r)| [l.to_string(), r]));
+    for row in rows {
+        if let Err(e) = w.write_record(row) {
+            return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response();
+        }
+    }
+    let body = w.into_inner().unwrap_or_default();
+    let stem = name.trim_end_matches(".csv").replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+        "_",
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{stem}-left-out.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
             "/imports/upload",
             post(imports::upload).layer(DefaultBodyLimit::max(imports::UPLOAD_BODY_LIMIT)),
         )
+        .route("/imports/left-out.csv", get(imports::left_out))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_session,
