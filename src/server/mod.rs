@@ -28,6 +28,8 @@ pub struct AppState {
     pub setup_token: Arc<std::sync::Mutex<Option<String>>>,
     pub sign_in_by_ip: Arc<ratelimit::RateLimiter>,
     pub sign_in_by_email: Arc<ratelimit::RateLimiter>,
+    /// The pull syncs running in this server, with their progress.
+    pub pulls: Arc<integrations::pull::run::Runs>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -67,6 +69,7 @@ impl AppState {
             setup_token: Arc::default(),
             sign_in_by_ip: Arc::new(ratelimit::RateLimiter::per_minute(30)),
             sign_in_by_email: Arc::new(ratelimit::RateLimiter::per_minute(10)),
+            pulls: Arc::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod distribution;
 pub mod integrations;
 pub mod list;
 pub mod segments;
+pub mod syncs;
 pub mod users;
 pub mod workspace;
 pub mod writer;
@@ -110,6 +111,13 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "integrations",
         include_str!("../../../migrations/sqlite/0006_integrations.sql"),
     ),
+    // 7 is the CSV imports' (another branch); sqlx applies a missing
+    // version whenever it arrives, so the gap is harmless.
+    (
+        8,
+        "syncs",
+        include_str!("../../../migrations/sqlite/0008_syncs.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -141,6 +149,13 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "integrations",
         include_str!("../../../migrations/postgres/0006_integrations.sql"),
+    ),
+    // 7 is the CSV imports' (another branch); sqlx applies a missing
+    // version whenever it arrives, so the gap is harmless.
+    (
+        8,
+        "syncs",
+        include_str!("../../../migrations/postgres/0008_syncs.sql"),
     ),
 ];
 
