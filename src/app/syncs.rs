@@ -31,6 +31,7 @@ pub struct SyncView {
     pub match_to: String,
     pub mapping: Vec<MappingRow>,
     pub interval_minutes: i64,
+    pub runs: RunsView,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -104,6 +105,7 @@ pub async fn load_syncs() -> Result<Vec<SyncView>, ServerFnError> {
                 })
                 .collect(),
             interval_minutes: c.interval_minutes,
+            runs: runs_of(&state, account.workspace_id, tool.kind()).await?,
         });
     }
     Ok(out)
@@ -187,11 +189,19 @@ pub async fn start_sync(kind: String, full: String) -> Result<Result<(), String>
 
 #[server(prefix = "/_fn", endpoint = "sync_runs")]
 pub async fn sync_runs(kind: String) -> Result<RunsView, ServerFnError> {
-    use crate::model::time::ago;
     let (state, account) = crate::server::dashboard::signed_in().await?;
-    let ws = account.workspace_id;
+    runs_of(&state, account.workspace_id, &kind).await
+}
+
+#[cfg(feature = "ssr")]
+async fn runs_of(
+    state: &crate::server::AppState,
+    ws: i64,
+    kind: &str,
+) -> Result<RunsView, ServerFnError> {
+    use crate::model::time::ago;
     let now = crate::server::store::now_ms();
-    let sync = state.store.sync(ws, &kind).await?;
+    let sync = state.store.sync(ws, kind).await?;
     let last = sync.as_ref().and_then(|s| {
         let l = &s.last;
         Some(LastRunView {
@@ -207,7 +217,7 @@ pub async fn sync_runs(kind: String) -> Result<RunsView, ServerFnError> {
     });
     Ok(RunsView {
         saved: sync.is_some(),
-        running: state.pulls.progress(ws, &kind).map(|p| ProgressView {
+        running: state.pulls.progress(ws, kind).map(|p| ProgressView {
             full: p.full,
             read: p.read,
             total: p.total,
@@ -215,7 +225,7 @@ pub async fn sync_runs(kind: String) -> Result<RunsView, ServerFnError> {
         last,
         log: state
             .store
-            .integration_log(ws, &kind, 30)
+            .integration_log(ws, kind, 30)
             .await?
             .into_iter()
             .map(|(at, m)| (ago(at, now), m))
@@ -264,9 +274,13 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
     let kind = sync.kind.clone();
     let hubspot = kind == "hubspot";
     let token_hint = RwSignal::new(sync.token_hint.clone());
+    // What is typed in the token box; emptied once saved, so the token does
+    // not stay on the page.
+    let token_box = RwSignal::new(String::new());
     Effect::new(move |_| {
         if let Some(Ok(Ok(h))) = save.value().get() {
             token_hint.set(Some(h));
+            token_box.set(String::new());
         }
     });
     let next_key = StoredValue::new(0u64);
@@ -353,6 +367,7 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
                     <label>
                         {if hubspot { "Private app access token" } else { "OAuth access token" }}
                         <input type="password" name="token" autocomplete="off"
+                            prop:value=move || token_box.get() on:input=move |ev| token_box.set(event_target_value(&ev))
                             placeholder=move || if token_hint.get().is_some() { "saved: leave empty to keep it" } else { "paste the token" } />
                         <span class="help" data-token-hint="">
                             {move || token_hint.get().map(|h| format!("Saved token: {h}")).unwrap_or_else(|| "No token saved yet.".into())}
@@ -438,33 +453,52 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
                 {saved_message}
                 <button type="submit">{format!("Save {form_label}")}</button>
             </ActionForm>
-            <Runs kind=kind.clone() label=label.clone() />
+            <Runs kind=kind.clone() label=label.clone() initial=sync.runs.clone() />
         </article>
     }
 }
 
 /// The run buttons, the progress of the run going on, the last run, the log.
+/// The server renders the state of the page load; in the browser a fetch
+/// follows each start, and polling follows a run until it ends (no
+/// Suspense: the card keeps its place while it refreshes).
 #[component]
-fn Runs(kind: String, label: String) -> impl IntoView {
+fn Runs(kind: String, label: String, initial: RunsView) -> impl IntoView {
+    const POLL: std::time::Duration = std::time::Duration::from_millis(500);
     let start = ServerAction::<StartSync>::new();
+    let runs = RwSignal::new(initial);
     let tick = RwSignal::new(0u64);
     let k = kind.clone();
-    let runs = Resource::new(
-        move || (tick.get(), start.version().get()),
-        move |_| sync_runs(k.clone()),
-    );
-    // Poll while a run goes on (effects run in the browser only).
-    Effect::new(move |_| {
-        if let Some(Ok(r)) = runs.get() {
-            if r.running.is_some() {
-                set_timeout(
-                    move || tick.update(|t| *t += 1),
-                    std::time::Duration::from_millis(500),
-                );
+    Effect::new(move |first: Option<()>| {
+        tick.track();
+        if first.is_none() {
+            // The page came with a run going on: follow it.
+            if runs.get_untracked().running.is_some() {
+                set_timeout(move || tick.update(|t| *t += 1), POLL);
             }
+            return;
+        }
+        let k = k.clone();
+        leptos::task::spawn_local(async move {
+            match sync_runs(k).await {
+                Ok(r) => {
+                    let going = r.running.is_some();
+                    runs.set(r);
+                    if going {
+                        set_timeout(move || tick.update(|t| *t += 1), POLL);
+                    }
+                }
+                // The server is away for a moment: try again a bit later.
+                Err(_) => set_timeout(move || tick.update(|t| *t += 1), POLL * 4),
+            }
+        });
+    });
+    Effect::new(move |_| {
+        if start.version().get() > 0 {
+            tick.update(|t| *t += 1);
         }
     });
-    let (k1, k2) = (kind.clone(), kind.clone());
+    let (k1, k2) = (kind.clone(), kind);
     view! {
         <div class="sync-runs">
             <div class="sync-buttons">
@@ -481,17 +515,7 @@ fn Runs(kind: String, label: String) -> impl IntoView {
                 <span class="help">"Sync now reads what changed since the last good run; Full sync reads every record again."</span>
             </div>
             {move || super::alerts([super::refusal(start.value().get())])}
-            <Transition fallback=|| ()>
-                {move || {
-                    let label = label.clone();
-                    Suspend::new(async move {
-                        match runs.await {
-                            Err(e) => view! { <p class="form-message" role="alert">{e.to_string()}</p> }.into_any(),
-                            Ok(r) => runs_view(r, &label).into_any(),
-                        }
-                    })
-                }}
-            </Transition>
+            {move || runs_view(runs.get(), &label)}
         </div>
     }
 }

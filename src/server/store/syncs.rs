@@ -202,19 +202,14 @@ impl Store {
             .collect()
     }
 
-    pub async fn sync_started(
-        &self,
-        workspace: i64,
-        kind: &str,
-        full: bool,
-    ) -> Result<(), StoreError> {
+    /// Records a run's start (the last run's fields stay until it ends).
+    pub async fn sync_started(&self, workspace: i64, kind: &str) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE syncs SET last_started_at = $3, last_full = $4 WHERE workspace_id = $1 AND kind = $2",
+            "UPDATE syncs SET last_started_at = $3 WHERE workspace_id = $1 AND kind = $2",
         )
         .bind(workspace)
         .bind(kind)
         .bind(now_ms())
-        .bind(i64::from(full))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -227,6 +222,7 @@ impl Store {
         &self,
         workspace: i64,
         kind: &str,
+        full: bool,
         counts: RunCounts,
         outcome: Result<Option<i64>, &str>,
     ) -> Result<(), StoreError> {
@@ -237,7 +233,7 @@ impl Store {
         sqlx::query(
             "UPDATE syncs SET last_finished_at = $3, last_status = $4, last_error = $5,
                  last_read = $6, last_updated = $7, last_not_matched = $8, last_errors = $9,
-                 cursor_ms = COALESCE($10, cursor_ms)
+                 cursor_ms = COALESCE($10, cursor_ms), last_full = $11
              WHERE workspace_id = $1 AND kind = $2",
         )
         .bind(workspace)
@@ -250,6 +246,7 @@ impl Store {
         .bind(counts.not_matched)
         .bind(counts.errors)
         .bind(cursor)
+        .bind(i64::from(full))
         .execute(&self.pool)
         .await?;
         Ok(())

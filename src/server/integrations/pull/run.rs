@@ -130,7 +130,7 @@ pub async fn run(state: &AppState, claim: Claim) -> Result<Report, String> {
         .ok_or_else(|| format!("set the {} sync up first", claim.tool.label()))?;
     state
         .store
-        .sync_started(workspace, kind, claim.full)
+        .sync_started(workspace, kind)
         .await
         .map_err(|e| e.to_string())?;
     let mut run = Run {
@@ -169,7 +169,9 @@ pub async fn run(state: &AppState, claim: Claim) -> Result<Report, String> {
     let cursor = outcome.as_ref().map(|_| newest).map_err(String::as_str);
     let stored = async {
         store.append_log(workspace, kind, &lines).await?;
-        store.sync_finished(workspace, kind, counts, cursor).await
+        store
+            .sync_finished(workspace, kind, claim.full, counts, cursor)
+            .await
     };
     stored.await.map_err(|e| e.to_string())?;
     Ok(Report {
