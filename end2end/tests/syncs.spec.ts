@@ -107,6 +107,7 @@ test("HubSpot: set up, full sync with progress, the attribute shows HubSpot's lo
   // The token is never shown again, only its last characters.
   await expect(c.locator("[data-token-hint]")).toHaveText("Saved token: ••••••••1234");
   await expect(c.getByLabel("Private app access token")).toHaveValue("");
+  await expect(c.locator("[data-on]")).toHaveText("Off");
 
   await c.getByRole("button", { name: "Full sync" }).click();
   await expect(c.locator("[data-running] progress")).toBeVisible();
@@ -119,6 +120,8 @@ test("HubSpot: set up, full sync with progress, the attribute shows HubSpot's lo
   await expect(last.locator("[data-count='not_matched']")).toHaveText("3");
   await expect(c.locator(".integration-log")).toContainText("3 records matched no user by email");
   expect(seen.filter((s) => s.startsWith("GET /crm/v3/objects/contacts")).length).toBe(3);
+  await c.locator(".integration-log summary").click();
+  await c.screenshot({ path: "test-results/syncs.png" });
   expect(seen.every((s) => s.endsWith(`Bearer ${TOKEN}`))).toBe(true);
 
   // The profile shows where the value came from.
@@ -136,8 +139,11 @@ test("HubSpot: a bad token fails the run with a clear error and changes nothing"
   await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   const c = card(page);
   await fillHubSpot(page, "pat-na1-revoked");
+  // Switched on: the schedule may start the same failing run first.
+  await c.getByLabel("Sync on an interval").check();
   await c.getByRole("button", { name: "Save HubSpot" }).click();
   await expect(c.locator("[data-token-hint]")).toHaveText("Saved token: ••••••••oked");
+  await expect(c.locator("[data-on]")).toHaveText("On");
   await c.getByRole("button", { name: "Sync now" }).click();
   const last = c.locator(".sync-last");
   await expect(last).toHaveAttribute("data-last-status", "failed", { timeout: 15_000 });

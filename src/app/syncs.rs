@@ -112,7 +112,7 @@ pub async fn load_syncs() -> Result<Vec<SyncView>, ServerFnError> {
 }
 
 /// Saves a sync's settings; a refusal says what to fix, and nothing is
-/// changed. Answers the saved token's hint.
+/// changed. Answers the saved token's hint and whether the sync is on.
 #[server(prefix = "/_fn", endpoint = "save_sync")]
 #[allow(clippy::too_many_arguments)]
 pub async fn save_sync(
@@ -126,7 +126,7 @@ pub async fn save_sync(
     match_to: String,
     mapping: String,
     interval_minutes: String,
-) -> Result<Result<String, String>, ServerFnError> {
+) -> Result<Result<(String, bool), String>, ServerFnError> {
     use crate::server::integrations::pull::{check_settings, SettingsInput, Tool};
     use crate::server::store::syncs::FieldMap;
     let (state, account) = crate::server::dashboard::signed_in().await?;
@@ -162,7 +162,7 @@ pub async fn save_sync(
         Err(e) => return Ok(Err(e)),
     };
     state.store.save_sync(ws, &config).await?;
-    Ok(Ok(hint(&config.token).unwrap_or_default()))
+    Ok(Ok((hint(&config.token).unwrap_or_default(), config.enabled)))
 }
 
 /// Starts a sync (from the cursor) or a full sync (from scratch) in the
@@ -274,12 +274,14 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
     let kind = sync.kind.clone();
     let hubspot = kind == "hubspot";
     let token_hint = RwSignal::new(sync.token_hint.clone());
+    let on = RwSignal::new(sync.enabled);
     // What is typed in the token box; emptied once saved, so the token does
     // not stay on the page.
     let token_box = RwSignal::new(String::new());
     Effect::new(move |_| {
-        if let Some(Ok(Ok(h))) = save.value().get() {
+        if let Some(Ok(Ok((h, enabled)))) = save.value().get() {
             token_hint.set(Some(h));
+            on.set(enabled);
             token_box.set(String::new());
         }
     });
@@ -343,7 +345,9 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
             <div class="integration-head">
                 <img src=logo alt="" width="20" height="20" />
                 <h3 id=heading.clone()>{label.clone()}</h3>
-                <span class=if sync.enabled { "status on" } else { "status" }>{if sync.enabled { "On" } else { "Off" }}</span>
+                <span class=move || if on.get() { "status on" } else { "status" } data-on=move || on.get().to_string()>
+                    {move || if on.get() { "On" } else { "Off" }}
+                </span>
             </div>
             <ActionForm action=save attr:class="sync-form">
                 <input type="hidden" name="kind" value=form_kind />
