@@ -663,7 +663,6 @@ async fn salesforce_syncs_page_through_the_query_and_follow_the_cursor() {
                 ("Account.Name", "company", ""),
             ]),
             interval_minutes: "15".into(),
-            ..Default::default()
         };
         db.store
             .save_sync(ws, &check_settings(Tool::Salesforce, &input, None).unwrap())

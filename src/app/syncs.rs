@@ -162,7 +162,10 @@ pub async fn save_sync(
         Err(e) => return Ok(Err(e)),
     };
     state.store.save_sync(ws, &config).await?;
-    Ok(Ok((hint(&config.token).unwrap_or_default(), config.enabled)))
+    Ok(Ok((
+        hint(&config.token).unwrap_or_default(),
+        config.enabled,
+    )))
 }
 
 /// Starts a sync (from the cursor) or a full sync (from scratch) in the

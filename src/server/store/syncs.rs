@@ -204,14 +204,12 @@ impl Store {
 
     /// Records a run's start (the last run's fields stay until it ends).
     pub async fn sync_started(&self, workspace: i64, kind: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE syncs SET last_started_at = $3 WHERE workspace_id = $1 AND kind = $2",
-        )
-        .bind(workspace)
-        .bind(kind)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE syncs SET last_started_at = $3 WHERE workspace_id = $1 AND kind = $2")
+            .bind(workspace)
+            .bind(kind)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -1,9 +1,10 @@
 //! Salesforce's REST query API, authorized with an OAuth access token.
 //!
-//! One SOQL query per run: `GET {instance}/services/data/{version}/query
-//! ?q=SELECT Id, LastModifiedDate, ... FROM {object} [WHERE LastModifiedDate
-//! >= {cursor}] ORDER BY LastModifiedDate`, then `nextRecordsUrl` until
-//! `done`. Answers are `{totalSize, done, records: [{attributes, Id, ...}],
+//! One SOQL query per run, `GET {instance}/services/data/{version}/query?q=`
+//! `SELECT Id, LastModifiedDate, ... FROM {object}`, with
+//! `WHERE LastModifiedDate >= {cursor}` when incremental and
+//! `ORDER BY LastModifiedDate ASC`; then `nextRecordsUrl` until `done`.
+//! Answers are `{totalSize, done, records: [{attributes, Id, ...}],
 //! nextRecordsUrl}`; errors `[{message, errorCode}]`. SOQL has no quoting
 //! of names, so every object and field name is checked against Salesforce's
 //! own naming rules: a mapping cannot change the query's meaning.
@@ -171,8 +172,7 @@ pub fn parse_page(body: &Json) -> Result<Page, String> {
 pub fn normalize_datetime(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let n = b.len();
-    let shaped = n >= 24
-        && n <= 30
+    let shaped = (24..=30).contains(&n)
         && b.get(10) == Some(&b'T')
         && matches!(b[n - 5], b'+' | b'-')
         && b[n - 4..].iter().all(u8::is_ascii_digit)
