@@ -780,3 +780,75 @@ async fn one_run_at_a_time_per_sync() {
         .unwrap_err()
         .contains("set the HubSpot sync up first"));
 }
+
+#[tokio::test]
+async fn the_schedule_picks_switched_on_syncs_whose_interval_has_passed() {
+    for db in common::databases().await {
+        let (s, n) = (&db.store, db.name);
+        let ws = s.default_workspace().await.unwrap().id;
+        let settings = |enabled: bool, object: &str| SettingsInput {
+            enabled,
+            base_url: "https://api.hubapi.com".into(),
+            token: TOKEN.into(),
+            object: object.into(),
+            match_field: "email".into(),
+            match_to: "email".into(),
+            mapping: mapping(&[("plan", "plan", "")]),
+            interval_minutes: "30".into(),
+            ..Default::default()
+        };
+        let hubspot = check_settings(Tool::HubSpot, &settings(true, "contacts"), None).unwrap();
+        s.save_sync(ws, &hubspot).await.unwrap();
+        let mut salesforce = settings(false, "Contact");
+        salesforce.base_url = "https://acme.my.salesforce.com".into();
+        salesforce.match_field = "Email".into();
+        let salesforce = check_settings(Tool::Salesforce, &salesforce, None).unwrap();
+        s.save_sync(ws, &salesforce).await.unwrap();
+        let now = userdeck::server::store::now_ms();
+        let due = s.due_syncs(now).await.unwrap();
+        assert_eq!(
+            due,
+            [(ws, "hubspot".to_string())],
+            "{n}: never run, switched on"
+        );
+        s.sync_started(ws, "hubspot").await.unwrap();
+        assert!(s.due_syncs(now + 1000).await.unwrap().is_empty(), "{n}");
+        assert!(
+            s.due_syncs(now + 29 * 60_000).await.unwrap().is_empty(),
+            "{n}"
+        );
+        assert_eq!(
+            s.due_syncs(now + 31 * 60_000).await.unwrap().len(),
+            1,
+            "{n}"
+        );
+
+        // A good run moves the cursor, a failed one keeps it; reading
+        // another object forgets it.
+        let counts = Default::default();
+        s.sync_finished(ws, "hubspot", false, counts, Ok(Some(T0)))
+            .await
+            .unwrap();
+        s.sync_finished(ws, "hubspot", false, counts, Err("boom"))
+            .await
+            .unwrap();
+        s.sync_finished(ws, "hubspot", false, counts, Ok(None))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.sync(ws, "hubspot").await.unwrap().unwrap().cursor_ms,
+            Some(T0),
+            "{n}"
+        );
+        s.save_sync(ws, &hubspot).await.unwrap();
+        assert_eq!(
+            s.sync(ws, "hubspot").await.unwrap().unwrap().cursor_ms,
+            Some(T0),
+            "{n}: same object"
+        );
+        let deals = check_settings(Tool::HubSpot, &settings(true, "deals"), None).unwrap();
+        s.save_sync(ws, &deals).await.unwrap();
+        let saved = s.sync(ws, "hubspot").await.unwrap().unwrap();
+        assert_eq!((saved.cursor_ms, saved.config), (None, deals), "{n}");
+    }
+}
