@@ -164,6 +164,18 @@ async fn hs_search(
         return hs_unauthorized();
     }
     assert_eq!(object, "contacts");
+    if body.get("filterGroups").is_none() {
+        // A full sync's count: a search for nothing.
+        assert_eq!(body, json!({"limit": 1, "properties": ["hs_object_id"]}));
+        fake.requests.push("count".into());
+        let first: Vec<Value> = fake
+            .records
+            .iter()
+            .take(1)
+            .map(|r| hs_record(r, &["hs_object_id"]))
+            .collect();
+        return Json(json!({"total": fake.records.len(), "results": first, "paging": {"next": {"after": "1"}}})).into_response();
+    }
     let filter = &body["filterGroups"][0]["filters"][0];
     assert_eq!(filter["propertyName"], "lastmodifieddate", "{body}");
     assert_eq!(filter["operator"], "GTE", "{body}");
@@ -437,7 +449,7 @@ async fn hubspot_full_and_incremental_syncs_update_existing_users_only() {
         db.store.save_sync(ws, &config).await.unwrap();
         let users_before = user_count(&state, ws).await;
 
-        // Full sync: 3 pages (after a 429 that is waited out), two users
+        // Full sync: a count, then 3 pages (after a 429 that is waited out), two users
         // matched by email, ignoring case; nobody created.
         let report = run_now(&state, ws, "hubspot", true).await.unwrap();
         assert_eq!(report.error, None, "{n}");
@@ -450,14 +462,15 @@ async fn hubspot_full_and_incremental_syncs_update_existing_users_only() {
         {
             let f = fake.lock().unwrap();
             assert_eq!(f.throttled, 1, "{n}");
-            assert_eq!(f.requests.len(), 3, "{n}: {:?}", f.requests);
+            assert_eq!(f.requests.len(), 4, "{n}: {:?}", f.requests);
+            assert_eq!(f.requests[0], "count", "{n}");
             assert_eq!(
-                f.requests[0],
+                f.requests[1],
                 "list after=0 properties=email,plan,numemployees,lifecyclestage,lastmodifieddate",
                 "{n}"
             );
             assert_eq!(
-                f.requests[2],
+                f.requests[3],
                 "list after=4 properties=email,plan,numemployees,lifecyclestage,lastmodifieddate",
                 "{n}"
             );

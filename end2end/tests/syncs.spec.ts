@@ -33,6 +33,21 @@ test.beforeAll(async ({ request }) => {
       res.end(JSON.stringify({ status: "error", message: "Authentication credentials not found.", category: "INVALID_AUTHENTICATION" }));
       return;
     }
+    if (req.method === "POST" && url.pathname === "/crm/v3/objects/contacts/search") {
+      // A full sync first counts the records with a search for nothing.
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        const asked = JSON.parse(body);
+        if (asked.filterGroups) {
+          res.statusCode = 400;
+          res.end(JSON.stringify({ status: "error", message: "this fake only counts" }));
+          return;
+        }
+        res.end(JSON.stringify({ total: CONTACTS.length, results: [], paging: { next: { after: "1" } } }));
+      });
+      return;
+    }
     if (req.method !== "GET" || url.pathname !== "/crm/v3/objects/contacts") {
       res.statusCode = 404;
       res.end(JSON.stringify({ status: "error", message: `no route ${req.method} ${url.pathname}` }));
@@ -111,7 +126,7 @@ test("HubSpot: set up, full sync with progress, the attribute shows HubSpot's lo
 
   await c.getByRole("button", { name: "Full sync" }).click();
   await expect(c.locator("[data-running] progress")).toBeVisible();
-  await expect(c.locator("[data-running]")).toContainText("Full sync running");
+  await expect(c.locator("[data-running]")).toContainText(/Full sync running: \d of 5 records read/);
   const last = c.locator(".sync-last");
   await expect(last).toHaveAttribute("data-last-status", "ok", { timeout: 15_000 });
   await expect(c.locator("[data-running]")).toHaveCount(0);

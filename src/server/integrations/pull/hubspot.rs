@@ -93,6 +93,22 @@ pub fn request(
     }
 }
 
+/// A search for nothing but the number of records (a full sync's total).
+pub fn count_request(config: &SyncConfig) -> Request {
+    Request::Post(
+        format!(
+            "{}/crm/v3/objects/{}/search",
+            config.base_url, config.object
+        ),
+        json!({"limit": 1, "properties": ["hs_object_id"]}),
+    )
+}
+
+/// The `total` of a search's answer.
+pub fn total(body: &Json) -> Option<i64> {
+    body.get("total").and_then(Json::as_i64)
+}
+
 /// Reads a page of either endpoint.
 pub fn parse_page(body: &Json, searching: bool) -> Result<Page, String> {
     let results = body
@@ -140,7 +156,7 @@ pub fn parse_page(body: &Json, searching: bool) -> Result<Page, String> {
     Ok(Page {
         records,
         next,
-        total: body.get("total").and_then(Json::as_i64),
+        total: total(body),
     })
 }
 
@@ -210,6 +226,19 @@ mod tests {
                 "after": "100",
             })
         );
+    }
+
+    #[test]
+    fn a_full_sync_counts_with_a_search_for_nothing() {
+        assert_eq!(
+            count_request(&config("deals")),
+            Request::Post(
+                "https://api.hubapi.com/crm/v3/objects/deals/search".into(),
+                json!({"limit": 1, "properties": ["hs_object_id"]})
+            )
+        );
+        assert_eq!(total(&json!({"total": 42, "results": []})), Some(42));
+        assert_eq!(total(&json!({"results": []})), None);
     }
 
     #[test]

@@ -203,6 +203,16 @@ impl Run<'_> {
         } else {
             sync.cursor_ms
         };
+        if tool == Tool::HubSpot && since.is_none() {
+            // HubSpot's list does not say how many records there are; its
+            // search does. Without the count the bar has no end, nothing worse.
+            let count = client.send(&hubspot::count_request(config)).await;
+            if let Some(total) = count.ok().as_ref().and_then(hubspot::total) {
+                self.claim
+                    .runs
+                    .update(&self.claim.key, |p| p.total = Some(total));
+            }
+        }
         let mut next: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let req: Request = match tool {
