@@ -166,3 +166,24 @@ test("HubSpot: a bad token fails the run with a clear error and changes nothing"
   await expect(last.locator("[data-count='updated']")).toHaveText("0");
   expect(errors).toEqual([]);
 });
+
+test("Salesforce: the sign-in address is refused with what to use instead; nothing saved", async ({ page }) => {
+  const errors = watchErrors(page);
+  await signInAt(page, "/settings");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  const c = page.locator("article[data-sync='salesforce']");
+  await c.getByLabel("Instance URL").fill("https://login.salesforce.com");
+  await c.getByLabel("OAuth access token").fill("00Dxx!token");
+  await c.getByLabel("Remote field 1").fill("Plan__c");
+  await c.getByLabel("Attribute 1").fill("sf_plan");
+  await c.getByLabel("Read as 1").selectOption("string");
+  await c.getByRole("button", { name: "Save Salesforce" }).click();
+  await expect(c.getByRole("alert")).toContainText("login.salesforce.com is Salesforce's sign-in address: use your instance URL");
+  await c.screenshot({ path: "test-results/syncs-salesforce.png" });
+  await signInAt(page, "/settings");
+  await expect(c.locator("[data-token-hint]")).toHaveText("No token saved yet.");
+  await expect(c.getByLabel("Instance URL")).toHaveValue("");
+  await c.getByRole("button", { name: "Sync now" }).click();
+  await expect(c.getByRole("alert")).toContainText("save the settings first");
+  expect(errors).toEqual([]);
+});

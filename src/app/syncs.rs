@@ -263,6 +263,17 @@ pub fn Syncs() -> impl IntoView {
     }
 }
 
+/// A refusal as its own words (`super::refusal` would show it as a
+/// ServerFnError, prefixed "error running server function"), or a failure.
+fn refusal_alert<T>(answer: Option<super::Refusable<T>>) -> impl IntoView {
+    let message = match answer? {
+        Ok(Ok(_)) => return None,
+        Ok(Err(refused)) => refused,
+        Err(e) => e.to_string(),
+    };
+    Some(view! { <p class="form-message" role="alert">{message}</p> })
+}
+
 /// The types a mapping row can read values as: (value, label).
 const READ_AS: &[(&str, &str)] = &[
     ("", "as sent"),
@@ -334,6 +345,7 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
     };
     let heading = format!("{}-h", sync.kind);
     let label = sync.label.clone();
+    let token_help = format!("{}-token-help", sync.kind);
     // The form's children own their copies.
     let (form_kind, form_label) = (kind.clone(), label.clone());
     let saved_message = move || {
@@ -375,15 +387,17 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
                             <input type="text" name="api_version" value=sync.api_version.clone() placeholder="v60.0" size="6" />
                         </label>
                     })}
-                    <label>
-                        {if hubspot { "Private app access token" } else { "OAuth access token" }}
-                        <input type="password" name="token" autocomplete="off"
-                            prop:value=move || token_box.get() on:input=move |ev| token_box.set(event_target_value(&ev))
-                            placeholder=move || if token_hint.get().is_some() { "saved: leave empty to keep it" } else { "paste the token" } />
-                        <span class="help" data-token-hint="">
+                    <div class="field">
+                        <label>
+                            {if hubspot { "Private app access token" } else { "OAuth access token" }}
+                            <input type="password" name="token" autocomplete="off" aria-describedby=token_help.clone()
+                                prop:value=move || token_box.get() on:input=move |ev| token_box.set(event_target_value(&ev))
+                                placeholder=move || if token_hint.get().is_some() { "saved: leave empty to keep it" } else { "paste the token" } />
+                        </label>
+                        <span class="help" id=token_help data-token-hint="">
                             {move || token_hint.get().map(|h| format!("Saved token: {h}")).unwrap_or_else(|| "No token saved yet.".into())}
                         </span>
-                    </label>
+                    </div>
                     <label>
                         "Object"
                         {if hubspot {
@@ -460,7 +474,7 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
                         "Use API names (Email, Plan__c, Account.Name). A field emptied in Salesforce removes the attribute."
                     }}</p>
                 </fieldset>
-                {move || super::alerts([super::refusal(save.value().get())])}
+                {move || refusal_alert(save.value().get())}
                 {saved_message}
                 <button type="submit">{format!("Save {form_label}")}</button>
             </ActionForm>
@@ -525,7 +539,7 @@ fn Runs(kind: String, label: String, initial: RunsView) -> impl IntoView {
                 </ActionForm>
                 <span class="help">"Sync now reads what changed since the last good run; Full sync reads every record again."</span>
             </div>
-            {move || super::alerts([super::refusal(start.value().get())])}
+            {move || refusal_alert(start.value().get())}
             {move || runs_view(runs.get(), &label)}
         </div>
     }
@@ -546,8 +560,8 @@ fn runs_view(r: RunsView, label: &str) -> impl IntoView {
             ),
         };
         let bar = match p.total {
-            Some(t) => view! { <progress max=t.max(1) value=p.read.min(t)></progress> }.into_any(),
-            None => view! { <progress></progress> }.into_any(),
+            Some(t) => view! { <progress aria-label="Records read" max=t.max(1) value=p.read.min(t)></progress> }.into_any(),
+            None => view! { <progress aria-label="Records read"></progress> }.into_any(),
         };
         view! {
             <div class="sync-progress" data-running="" role="status">
