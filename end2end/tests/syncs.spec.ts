@@ -181,6 +181,7 @@ test("Salesforce: the sign-in address is refused with what to use instead; nothi
   await expect(c.getByRole("alert")).toContainText("login.salesforce.com is Salesforce's sign-in address: use your instance URL");
   await c.screenshot({ path: "test-results/syncs-salesforce.png" });
   await signInAt(page, "/settings");
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   await expect(c.locator("[data-token-hint]")).toHaveText("No token saved yet.");
   await expect(c.getByLabel("Instance URL")).toHaveValue("");
   await c.getByRole("button", { name: "Sync now" }).click();
