@@ -792,6 +792,29 @@ async fn one_run_at_a_time_per_sync() {
         .await
         .unwrap_err()
         .contains("set the HubSpot sync up first"));
+    // A run held by another server sharing the database is not started.
+    let config = SettingsInput {
+        base_url: "https://api.hubapi.com".into(),
+        token: TOKEN.into(),
+        object: "contacts".into(),
+        match_field: "email".into(),
+        match_to: "email".into(),
+        mapping: mapping(&[("plan", "plan", "")]),
+        interval_minutes: "60".into(),
+        ..Default::default()
+    };
+    let config = check_settings(Tool::HubSpot, &config, None).unwrap();
+    db.store.save_sync(ws, &config).await.unwrap();
+    assert!(db.store.claim_sync(ws, "hubspot", 60_000).await.unwrap());
+    let elsewhere = run_now(&state, ws, "hubspot", true).await.unwrap_err();
+    assert!(
+        elsewhere.contains("running on another userdeck server"),
+        "{elsewhere}"
+    );
+    assert!(
+        state.pulls.progress(ws, "hubspot").is_none(),
+        "the claim in memory is let go"
+    );
 }
 
 #[tokio::test]
@@ -824,17 +847,25 @@ async fn the_schedule_picks_switched_on_syncs_whose_interval_has_passed() {
             [(ws, "hubspot".to_string())],
             "{n}: never run, switched on"
         );
-        s.sync_started(ws, "hubspot").await.unwrap();
+        assert!(s.claim_sync(ws, "hubspot", 60_000).await.unwrap(), "{n}");
+        // Another server sharing the database cannot start it meanwhile.
+        assert!(!s.claim_sync(ws, "hubspot", 60_000).await.unwrap(), "{n}");
+        assert!(s.sync_running(ws, "hubspot").await.unwrap(), "{n}");
         assert!(s.due_syncs(now + 1000).await.unwrap().is_empty(), "{n}");
         assert!(
             s.due_syncs(now + 29 * 60_000).await.unwrap().is_empty(),
             "{n}"
         );
+        // The interval has passed and the lease has lapsed.
         assert_eq!(
             s.due_syncs(now + 31 * 60_000).await.unwrap().len(),
             1,
             "{n}"
         );
+        // A lapsed lease (its server died mid-run) can be taken over.
+        s.renew_sync(ws, "hubspot", -1).await.unwrap();
+        assert!(!s.sync_running(ws, "hubspot").await.unwrap(), "{n}");
+        assert!(s.claim_sync(ws, "hubspot", 60_000).await.unwrap(), "{n}");
 
         // A good run moves the cursor, a failed one keeps it; reading
         // another object forgets it.
@@ -842,6 +873,10 @@ async fn the_schedule_picks_switched_on_syncs_whose_interval_has_passed() {
         s.sync_finished(ws, "hubspot", false, counts, Ok(Some(T0)))
             .await
             .unwrap();
+        assert!(
+            !s.sync_running(ws, "hubspot").await.unwrap(),
+            "{n}: a run's end frees it"
+        );
         s.sync_finished(ws, "hubspot", false, counts, Err("boom"))
             .await
             .unwrap();

@@ -20,6 +20,9 @@ CREATE TABLE syncs (
     -- Last modification time (ms) of the newest record read by a good run.
     cursor_ms BIGINT,
     last_started_at BIGINT,
+    -- While a run goes on: until when its server holds it (renewed as it
+    -- reads), so servers sharing a database do not run one sync twice.
+    running_until BIGINT,
     last_finished_at BIGINT,
     last_full BIGINT NOT NULL DEFAULT 0,
     last_status TEXT,

@@ -63,6 +63,8 @@ pub struct LastRunView {
 pub struct RunsView {
     pub saved: bool,
     pub running: Option<ProgressView>,
+    /// A run holds the sync on another server sharing the database.
+    pub elsewhere: bool,
     pub last: Option<LastRunView>,
     pub log: Vec<(String, String)>,
 }
@@ -222,13 +224,16 @@ async fn runs_of(
             errors: l.counts.errors,
         })
     });
+    let running = state.pulls.progress(ws, kind).map(|p| ProgressView {
+        full: p.full,
+        read: p.read,
+        total: p.total,
+    });
+    let elsewhere = running.is_none() && state.store.sync_running(ws, kind).await?;
     Ok(RunsView {
         saved: sync.is_some(),
-        running: state.pulls.progress(ws, kind).map(|p| ProgressView {
-            full: p.full,
-            read: p.read,
-            total: p.total,
-        }),
+        running,
+        elsewhere,
         last,
         log: state
             .store
@@ -589,6 +594,9 @@ fn runs_view(r: RunsView, label: &str) -> impl IntoView {
             </div>
         }
     });
+    let elsewhere = r.elsewhere.then(|| {
+        view! { <p class="help" data-running-elsewhere="">"A run is going on on another userdeck server sharing this database."</p> }
+    });
     let never = (r.saved && running.is_none() && last.is_none())
         .then(|| view! { <p class="help">{format!("{label} has not synced yet.")}</p> });
     let log = (!r.log.is_empty()).then(|| {
@@ -601,5 +609,5 @@ fn runs_view(r: RunsView, label: &str) -> impl IntoView {
             </details>
         }
     });
-    view! { {running} {last} {never} {log} }
+    view! { {running} {elsewhere} {last} {never} {log} }
 }

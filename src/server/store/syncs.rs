@@ -192,7 +192,8 @@ impl Store {
     pub async fn due_syncs(&self, now: i64) -> Result<Vec<(i64, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT workspace_id, kind FROM syncs WHERE enabled = 1
-             AND (last_started_at IS NULL OR last_started_at + interval_minutes * 60000 <= $1)",
+             AND (last_started_at IS NULL OR last_started_at + interval_minutes * 60000 <= $1)
+             AND (running_until IS NULL OR running_until < $1)",
         )
         .bind(now)
         .fetch_all(&self.pool)
@@ -202,15 +203,55 @@ impl Store {
             .collect()
     }
 
-    /// Records a run's start (the last run's fields stay until it ends).
-    pub async fn sync_started(&self, workspace: i64, kind: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE syncs SET last_started_at = $3 WHERE workspace_id = $1 AND kind = $2")
+    /// Starts a run: true when this server now holds the sync for `lease`
+    /// ms, false when a run holds it already (on another server sharing the
+    /// database; within one server, runs are kept apart in memory first).
+    pub async fn claim_sync(
+        &self,
+        workspace: i64,
+        kind: &str,
+        lease: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE syncs SET last_started_at = $3, running_until = $4
+             WHERE workspace_id = $1 AND kind = $2 AND (running_until IS NULL OR running_until < $3)",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(now)
+        .bind(now + lease)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Keeps holding a running sync for another `lease` ms.
+    pub async fn renew_sync(
+        &self,
+        workspace: i64,
+        kind: &str,
+        lease: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE syncs SET running_until = $3 WHERE workspace_id = $1 AND kind = $2")
             .bind(workspace)
             .bind(kind)
-            .bind(now_ms())
+            .bind(now_ms() + lease)
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Whether a run holds the sync now (on any server).
+    pub async fn sync_running(&self, workspace: i64, kind: &str) -> Result<bool, StoreError> {
+        let until: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT running_until FROM syncs WHERE workspace_id = $1 AND kind = $2",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(until.flatten().is_some_and(|u| u >= now_ms()))
     }
 
     /// Records the end of a run: its counts, and either the new cursor (a
@@ -231,7 +272,7 @@ impl Store {
         sqlx::query(
             "UPDATE syncs SET last_finished_at = $3, last_status = $4, last_error = $5,
                  last_read = $6, last_updated = $7, last_not_matched = $8, last_errors = $9,
-                 cursor_ms = COALESCE($10, cursor_ms), last_full = $11
+                 cursor_ms = COALESCE($10, cursor_ms), last_full = $11, running_until = NULL
              WHERE workspace_id = $1 AND kind = $2",
         )
         .bind(workspace)

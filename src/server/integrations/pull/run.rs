@@ -26,6 +26,9 @@ use std::time::Duration;
 const MAX_PAGES: usize = 10_000;
 /// Most log lines one run writes about single records (the rest counted).
 const MAX_RECORD_LINES: usize = 50;
+/// How long a run holds its sync in the database without news; renewed at
+/// every page, so only a server that died mid-run lets it lapse.
+const LEASE_MS: i64 = 10 * 60 * 1000;
 /// How often the schedule looks for due syncs.
 const TICK: Duration = Duration::from_secs(20);
 
@@ -128,11 +131,18 @@ pub async fn run(state: &AppState, claim: Claim) -> Result<Report, String> {
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("set the {} sync up first", claim.tool.label()))?;
-    state
+    let held = state
         .store
-        .sync_started(workspace, kind)
+        .claim_sync(workspace, kind, LEASE_MS)
         .await
         .map_err(|e| e.to_string())?;
+    if !held {
+        return Err(format!(
+            "a {} sync is running on another userdeck server sharing this database (or a server stopped during a run: its hold ends within {} minutes)",
+            claim.tool.label(),
+            LEASE_MS / 60_000
+        ));
+    }
     let mut run = Run {
         state,
         claim: &claim,
@@ -225,6 +235,11 @@ impl Run<'_> {
                 Tool::Salesforce => salesforce::parse_page(&body)?,
             };
             self.apply(sync, &page).await?;
+            self.state
+                .store
+                .renew_sync(self.claim.key.0, tool.kind(), LEASE_MS)
+                .await
+                .map_err(|e| e.to_string())?;
             match page.next {
                 None => return Ok(()),
                 Some(Next::Page(token)) => next = Some(token),
