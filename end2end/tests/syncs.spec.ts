@@ -159,6 +159,7 @@ test("HubSpot: a bad token fails the run with a clear error and changes nothing"
   await c.getByRole("button", { name: "Save HubSpot" }).click();
   await expect(c.locator("[data-token-hint]")).toHaveText("Saved token: ••••••••oked");
   await expect(c.locator("[data-on]")).toHaveText("On");
+  await expect(c.locator("[data-next-sync]")).toContainText("Next sync on the interval:");
   await c.getByRole("button", { name: "Sync now" }).click();
   const last = c.locator(".sync-last");
   await expect(last).toHaveAttribute("data-last-status", "failed", { timeout: 15_000 });

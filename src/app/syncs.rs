@@ -65,6 +65,8 @@ pub struct RunsView {
     pub running: Option<ProgressView>,
     /// A run holds the sync on another server sharing the database.
     pub elsewhere: bool,
+    /// When the schedule starts the next sync, if it is switched on.
+    pub next: Option<String>,
     pub last: Option<LastRunView>,
     pub log: Vec<(String, String)>,
 }
@@ -230,10 +232,22 @@ async fn runs_of(
         total: p.total,
     });
     let elsewhere = running.is_none() && state.store.sync_running(ws, kind).await?;
+    let next = sync.as_ref().filter(|s| s.config.enabled).map(|s| {
+        let due = s
+            .last
+            .started_at
+            .map_or(now, |t| t + s.config.interval_minutes * 60_000);
+        match (due - now + 59_999) / 60_000 {
+            m if m <= 0 => "any moment now".to_string(),
+            1 => "in 1 minute".to_string(),
+            m => format!("in {m} minutes"),
+        }
+    });
     Ok(RunsView {
         saved: sync.is_some(),
         running,
         elsewhere,
+        next,
         last,
         log: state
             .store
@@ -483,7 +497,7 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
                 {saved_message}
                 <button type="submit">{format!("Save {form_label}")}</button>
             </ActionForm>
-            <Runs kind=kind.clone() label=label.clone() initial=sync.runs.clone() />
+            <Runs kind=kind.clone() label=label.clone() initial=sync.runs.clone() saves=save.version() />
         </article>
     }
 }
@@ -493,7 +507,13 @@ fn SyncCard(sync: SyncView) -> impl IntoView {
 /// follows each start, and polling follows a run until it ends (no
 /// Suspense: the card keeps its place while it refreshes).
 #[component]
-fn Runs(kind: String, label: String, initial: RunsView) -> impl IntoView {
+fn Runs(
+    kind: String,
+    label: String,
+    initial: RunsView,
+    /// The settings' saves: the next run's time follows them.
+    saves: RwSignal<usize>,
+) -> impl IntoView {
     const POLL: std::time::Duration = std::time::Duration::from_millis(500);
     let start = ServerAction::<StartSync>::new();
     let runs = RwSignal::new(initial);
@@ -524,7 +544,7 @@ fn Runs(kind: String, label: String, initial: RunsView) -> impl IntoView {
         });
     });
     Effect::new(move |_| {
-        if start.version().get() > 0 {
+        if start.version().get() + saves.get() > 0 {
             tick.update(|t| *t += 1);
         }
     });
@@ -597,6 +617,9 @@ fn runs_view(r: RunsView, label: &str) -> impl IntoView {
     let elsewhere = r.elsewhere.then(|| {
         view! { <p class="help" data-running-elsewhere="">"A run is going on on another userdeck server sharing this database."</p> }
     });
+    let next = r.next.filter(|_| running.is_none()).map(|n| {
+        view! { <p class="help" data-next-sync="">{format!("Next sync on the interval: {n}.")}</p> }
+    });
     let never = (r.saved && running.is_none() && last.is_none())
         .then(|| view! { <p class="help">{format!("{label} has not synced yet.")}</p> });
     let log = (!r.log.is_empty()).then(|| {
@@ -609,5 +632,5 @@ fn runs_view(r: RunsView, label: &str) -> impl IntoView {
             </details>
         }
     });
-    view! { {running} {elsewhere} {last} {never} {log} }
+    view! { {running} {elsewhere} {last} {never} {next} {log} }
 }
