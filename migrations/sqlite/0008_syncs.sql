@@ -3,7 +3,6 @@
 -- fields become which attributes, the cursor of the incremental sync, and
 -- how the last run went. Their log lines go to integration_log, under the
 -- same kind as the receivers' lines use for theirs.
--- (0007 is the CSV imports' migration, on another branch.)
 CREATE TABLE syncs (
     workspace_id BIGINT NOT NULL REFERENCES workspaces (id),
     kind TEXT NOT NULL,
