@@ -111,6 +111,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 redact(&db.database_url)
             );
             first_account(&store, &state, &url, ws.id).await?;
+            // HubSpot and Salesforce syncs, each on its interval.
+            userdeck::server::integrations::pull::run::start_schedule(state.clone());
             println!("userdeck: open {url}");
             let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, app)

@@ -12,6 +12,7 @@ mod profile;
 mod segments;
 mod settings;
 mod sign_in;
+mod syncs;
 mod user_actions;
 mod users;
 

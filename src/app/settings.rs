@@ -342,6 +342,7 @@ pub fn Settings() -> impl IntoView {
                                 <p class="help">"userdeck sends no email: send the link yourself. It works once, for 7 days."</p>
                             </section>
                             <super::integrations::Integrations />
+                            <super::syncs::Syncs />
                         }
                         .into_any()
                     }

@@ -30,6 +30,8 @@ pub struct AppState {
     pub sign_in_by_email: Arc<ratelimit::RateLimiter>,
     /// Uploaded CSV files waiting for their mapping, and imports running.
     pub imports: Arc<import::jobs::Imports>,
+    /// The pull syncs running in this server, with their progress.
+    pub pulls: Arc<integrations::pull::run::Runs>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -70,6 +72,7 @@ impl AppState {
             sign_in_by_ip: Arc::new(ratelimit::RateLimiter::per_minute(30)),
             sign_in_by_email: Arc::new(ratelimit::RateLimiter::per_minute(10)),
             imports: Arc::default(),
+            pulls: Arc::default(),
         }
     }
 }

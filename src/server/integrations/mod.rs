@@ -10,6 +10,7 @@
 //! (created if new) or, when the tool sends only an email, by email
 //! (existing users only).
 
+pub mod pull;
 pub mod receivers;
 
 use crate::model::attribute::{parse_value, MAX_NAME_CHARS, NATIVE_FIELDS};

@@ -122,28 +122,23 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        for message in refused.iter().take(KEEP_LOG as usize) {
-            sqlx::query(
-                "INSERT INTO integration_log (workspace_id, kind, at, message) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(workspace)
-            .bind(kind)
-            .bind(now)
-            .bind(message)
-            .execute(&mut *tx)
-            .await?;
+        log_lines(&mut tx, workspace, kind, now, refused).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds lines to an integration's log (a pull sync's too), newest kept.
+    pub async fn append_log(
+        &self,
+        workspace: i64,
+        kind: &str,
+        lines: &[String],
+    ) -> Result<(), StoreError> {
+        if lines.is_empty() {
+            return Ok(());
         }
-        if !refused.is_empty() {
-            sqlx::query(
-                "DELETE FROM integration_log WHERE workspace_id = $1 AND kind = $2 AND id <=
-                 (SELECT id FROM integration_log WHERE workspace_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1 OFFSET $3)",
-            )
-            .bind(workspace)
-            .bind(kind)
-            .bind(KEEP_LOG)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let mut tx = self.pool.begin().await?;
+        log_lines(&mut tx, workspace, kind, now_ms(), lines).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -167,6 +162,39 @@ impl Store {
             .map(|r| Ok((r.try_get("at")?, r.try_get("message")?)))
             .collect()
     }
+}
+
+/// Logs `lines` (at most `KEEP_LOG`) and drops all but the newest `KEEP_LOG`.
+async fn log_lines(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    workspace: i64,
+    kind: &str,
+    now: i64,
+    lines: &[String],
+) -> Result<(), StoreError> {
+    for message in lines.iter().take(KEEP_LOG as usize) {
+        sqlx::query(
+            "INSERT INTO integration_log (workspace_id, kind, at, message) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(now)
+        .bind(message)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !lines.is_empty() {
+        sqlx::query(
+            "DELETE FROM integration_log WHERE workspace_id = $1 AND kind = $2 AND id <=
+             (SELECT id FROM integration_log WHERE workspace_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1 OFFSET $3)",
+        )
+        .bind(workspace)
+        .bind(kind)
+        .bind(KEEP_LOG)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }
 
 impl Store {

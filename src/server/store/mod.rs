@@ -15,6 +15,7 @@ pub mod imports;
 pub mod integrations;
 pub mod list;
 pub mod segments;
+pub mod syncs;
 pub mod users;
 pub mod workspace;
 pub mod writer;
@@ -116,6 +117,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "imports",
         include_str!("../../../migrations/sqlite/0007_imports.sql"),
     ),
+    (
+        8,
+        "syncs",
+        include_str!("../../../migrations/sqlite/0008_syncs.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -152,6 +158,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "imports",
         include_str!("../../../migrations/postgres/0007_imports.sql"),
+    ),
+    (
+        8,
+        "syncs",
+        include_str!("../../../migrations/postgres/0008_syncs.sql"),
     ),
 ];
 
