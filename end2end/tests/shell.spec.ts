@@ -4,7 +4,7 @@ import { test, expect, type Page } from "@playwright/test";
 import { BASE_URL } from "../e2e-env";
 import { fillSignIn } from "../sign-in";
 
-const PAGES = ["Users", "Segments", "Attributes", "Personalization", "Settings"];
+const PAGES = ["Users", "Segments", "Attributes", "Personalization", "Imports", "Settings"];
 
 function collectErrors(page: Page): string[] {
   const errors: string[] = [];
