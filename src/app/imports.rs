@@ -245,7 +245,7 @@ fn status_label(status: &str) -> &'static str {
 pub fn Imports() -> impl IntoView {
     let imports = Resource::new(|| (), |_| list_imports());
     view! {
-        <Title text="Imports · userdeck" />
+        <Title text="Imports" />
         <header class="page-head">
             <h1>"Imports"</h1>
             <A href="/imports/new" attr:class="button primary">"Import a CSV file"</A>
@@ -295,7 +295,7 @@ pub fn NewImport() -> impl IntoView {
     let query = use_query_map();
     let upload = move || query.with(|q| q.get("upload")).filter(|u| !u.is_empty());
     view! {
-        <Title text="Import a CSV file · userdeck" />
+        <Title text="Import a CSV file" />
         <header class="page-head">
             <h1>"Import a CSV file"</h1>
             <A href="/imports" attr:class="button">"Imports"</A>
@@ -518,7 +518,7 @@ pub fn ImportPage() -> impl IntoView {
         }
     });
     view! {
-        <Title text="Import · userdeck" />
+        <Title text="Import" />
         <header class="page-head">
             <h1>"Import"</h1>
             <A href="/imports" attr:class="button">"Imports"</A>
