@@ -41,6 +41,10 @@ enum Command {
         /// SDK requests per second allowed per SDK key (bursts of twice that).
         #[arg(long, env = "USERDECK_SDK_RATE_LIMIT", default_value_t = Settings::default().sdk_rate_limit)]
         sdk_rate_limit: u32,
+        /// Decide segments in the in-memory index (`on`), or in SQL (`off`:
+        /// for several servers sharing one PostgreSQL database).
+        #[arg(long, env = "USERDECK_SEGMENT_INDEX", default_value = "on", value_parser = ["on", "off"])]
+        segment_index: String,
     },
     /// Print the workspace's keys as JSON.
     Keys {
@@ -87,12 +91,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             demo,
             demo_users,
             sdk_rate_limit,
+            segment_index,
         } => {
-            let store = Store::open(&db.database_url).await?;
+            let mut store = Store::open(&db.database_url).await?;
             let ws = store.default_workspace().await?;
             if demo && store.list_users(ws.id, &Default::default()).await?.total == 0 {
                 tracing::info!("filling the empty database with {demo_users} demo users");
                 demo::fill(&store, ws.id, demo_users, 42, false).await?;
+            }
+            if segment_index == "on" {
+                store.load_index().await?;
             }
             if !userdeck::server::assets::has_wasm() {
                 tracing::warn!(

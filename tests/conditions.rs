@@ -1,6 +1,7 @@
 //! Property test: random conditions over random users give the same users
-//! through SQL (`store::conditions`, counts and lists) as through the
-//! evaluator of `model::condition`, on SQLite and PostgreSQL.
+//! through the store (counts and lists: SQL on SQLite and PostgreSQL, and
+//! the in-memory segment index) as through the evaluator of
+//! `model::condition`, also after random interleaved writes and deletes.
 //!
 //! The seed is printed; `USERDECK_PROPTEST_SEED=n` replays a run and
 //! `USERDECK_PROPTEST_CASES=n` changes how many conditions each database gets.
@@ -15,10 +16,13 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use userdeck::model::attribute::{format_date, AttrType, AttrValue};
 use userdeck::model::condition::{Condition, OPS};
+use userdeck::model::profile::Identify;
 use userdeck::model::segment::SegmentInput;
 use userdeck::model::template::{lacking_condition, Template};
 use userdeck::server::store::bulk::{NewAttribute, NewUser};
 use userdeck::server::store::list::ListQuery;
+use userdeck::server::store::users::UserKey;
+use userdeck::server::store::writer::{WriteOp, Writer};
 use userdeck::server::store::Store;
 
 const DAY: i64 = 86_400_000;
@@ -390,5 +394,96 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
             matched >= checked / 4,
             "{n}: the conditions tell users apart"
         );
+
+        // Random writes and deletes through the writer, in groups as they
+        // come (the index follows each committed group), then random
+        // conditions again over the users as they are now.
+        let writer = Writer::start(s.clone());
+        let mut writes = 0;
+        for _ in 0..40 {
+            let ops: Vec<WriteOp> = (0..rng.random_range(1..25))
+                .map(|_| random_write(&mut rng, ws, now))
+                .collect();
+            writes += ops.len();
+            writer.write_many(ops).await;
+        }
+        let everyone = s
+            .list_users(
+                ws,
+                &ListQuery {
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .users;
+        for case in 0..cases / 4 {
+            let condition = random_condition(&mut rng, now, 0, &segments);
+            let parsed = Condition::parse(&condition).unwrap();
+            let Ok(rust) = s.check_condition(ws, &parsed, None).await.unwrap() else {
+                continue;
+            };
+            let want: BTreeSet<String> = everyone
+                .iter()
+                .filter(|u| rust.matches(u, now))
+                .map(|u| u.jimer_id.clone())
+                .collect();
+            let got = users_matching_sql(s, ws, &condition, now).await;
+            assert_eq!(
+                got, want,
+                "{n}, seed {seed}, case {case} after {writes} writes: disagreement on\n{condition}"
+            );
+        }
+        println!(
+            "{n}: {} users after {writes} random writes and deletes agreed",
+            everyone.len()
+        );
+    }
+}
+
+/// A random change through the writer: identify (attributes set, changed or
+/// removed), a page load, tags, or a delete, of an existing user or a new one.
+fn random_write(rng: &mut StdRng, ws: i64, now: i64) -> WriteOp {
+    let i = rng.random_range(0..360);
+    let jimer = format!("j_prop{i:06}");
+    match rng.random_range(0..10) {
+        0 => WriteOp::DeleteUser {
+            workspace: ws,
+            user: UserKey::JimerId(jimer),
+        },
+        1 => WriteOp::Visit {
+            workspace: ws,
+            jimer_id: jimer,
+        },
+        2 => WriteOp::Retag {
+            workspace: ws,
+            user: UserKey::JimerId(jimer),
+            add: subset(rng, &["beta", "VIP", "new"], 2),
+            remove: subset(rng, &["beta", "churn-risk"], 1),
+        },
+        _ => {
+            let fresh = random_user(rng, i, now);
+            let mut attributes = serde_json::Map::new();
+            for a in fresh.attributes {
+                attributes.insert(a.name, a.value.to_json());
+            }
+            for (name, _) in CUSTOM {
+                if rng.random_bool(0.1) {
+                    attributes.insert(name.to_string(), Json::Null);
+                }
+            }
+            let input = Identify::from_json(&json!({
+                "user_id": format!("u{i}"),
+                "name": fresh.name,
+                "email": fresh.email,
+                "attributes": attributes,
+            }))
+            .unwrap();
+            WriteOp::Identify {
+                workspace: ws,
+                input,
+            }
+        }
     }
 }

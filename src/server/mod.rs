@@ -5,6 +5,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod http;
 pub mod import;
+pub mod index;
 pub mod integrations;
 pub mod keycache;
 pub mod ratelimit;

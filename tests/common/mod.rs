@@ -61,9 +61,19 @@ pub async fn postgres() -> Option<TestDb> {
     })
 }
 
-/// Every database the tests run on here.
+/// A new SQLite database whose store decides conditions in the in-memory
+/// segment index (as `serve` does by default).
+pub async fn sqlite_indexed() -> TestDb {
+    let mut db = sqlite().await;
+    db.store.load_index().await.expect("load the segment index");
+    db.name = "sqlite+index";
+    db
+}
+
+/// Every database the tests run on here: SQLite with and without the
+/// segment index, and PostgreSQL when configured.
 pub async fn databases() -> Vec<TestDb> {
-    let mut dbs = vec![sqlite().await];
+    let mut dbs = vec![sqlite().await, sqlite_indexed().await];
     dbs.extend(postgres().await);
     dbs
 }

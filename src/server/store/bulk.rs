@@ -39,6 +39,7 @@ impl Store {
     pub async fn insert_users(&self, workspace: i64, users: &[NewUser]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let users_added = users.len() as i64;
+        let (mut first_id, mut last_id) = (i64::MAX, i64::MIN);
         let mut defs: HashMap<(&str, &'static str), (AttrTypeName, i64, i64, i64)> = HashMap::new();
         // SQLite allows 32766 parameters per statement; stay well under.
         for chunk in users.chunks(200) {
@@ -69,6 +70,10 @@ impl Store {
                 .into_iter()
                 .map(|(id, j)| (j, id))
                 .collect();
+            for id in ids.values() {
+                first_id = first_id.min(*id);
+                last_id = last_id.max(*id);
+            }
             let mut rows: Vec<(i64, &NewAttribute)> = Vec::new();
             for u in chunk {
                 let id = *ids
@@ -131,6 +136,10 @@ impl Store {
         add_users(&mut tx, self.dialect, &mut users).await?;
         super::workspace::count_users(&mut tx, workspace, users_added).await?;
         tx.commit().await?;
+        // Bulk inserts bypass the writer: the index reads them back.
+        if first_id <= last_id {
+            self.reindex_range(workspace, first_id - 1, last_id).await?;
+        }
         Ok(())
     }
 }

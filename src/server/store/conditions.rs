@@ -26,6 +26,8 @@ pub struct Prepared {
     /// For each rule in walk order: the users it keeps (a JSON list of
     /// ids), when it is evaluated outside SQL.
     kept: Vec<Option<String>>,
+    /// The users (ids) who match, when the segment index decided it.
+    matched: Option<Vec<i64>>,
 }
 
 impl Store {
@@ -36,6 +38,19 @@ impl Store {
         checked: Checked,
         now: i64,
     ) -> Result<Prepared, StoreError> {
+        if let Some(index) = &self.index {
+            let matched = index.read(workspace, |w| {
+                let slots = w.eval(checked.root(), now);
+                w.uids(&slots).collect()
+            });
+            return Ok(Prepared {
+                checked,
+                workspace,
+                now,
+                kept: Vec::new(),
+                matched: Some(matched),
+            });
+        }
         let mut rules = Vec::new();
         walk_rules(checked.root(), &mut rules);
         let mut kept = Vec::with_capacity(rules.len());
@@ -59,6 +74,7 @@ impl Store {
             workspace,
             now,
             kept,
+            matched: None,
         })
     }
 
@@ -99,6 +115,9 @@ impl Store {
 
     /// How many users of the workspace match.
     pub async fn count_matching(&self, condition: &Prepared) -> Result<i64, StoreError> {
+        if let Some(ids) = &condition.matched {
+            return Ok(ids.len() as i64);
+        }
         let mut binds = vec![Bind::Int(condition.workspace)];
         let filter = condition.sql(self.dialect, &mut binds);
         let sql = format!("SELECT COUNT(*) FROM users WHERE users.workspace_id = $1 AND {filter}");
@@ -111,6 +130,11 @@ impl Store {
 }
 
 impl Prepared {
+    /// The users (ids) who match, when the segment index decided it.
+    pub(crate) fn matched(&self) -> Option<&[i64]> {
+        self.matched.as_deref()
+    }
+
     /// The condition as a boolean SQL expression over the table `users`,
     /// its parameters appended to `binds` (and numbered after them).
     pub(crate) fn sql(&self, dialect: Dialect, binds: &mut Vec<Bind>) -> String {
@@ -122,7 +146,10 @@ impl Prepared {
             rule: 0,
             binds,
         };
-        w.node(self.checked.root())
+        match &self.matched {
+            Some(ids) => w.kept_sql(serde_json::to_string(ids).unwrap_or_default()),
+            None => w.node(self.checked.root()),
+        }
     }
 }
 
@@ -468,6 +495,19 @@ impl Store {
         workspace: i64,
         condition: Option<&Prepared>,
     ) -> Result<Option<String>, StoreError> {
+        if let Some(ids) = condition.and_then(|c| c.matched.as_ref()) {
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            let uid = ids[rand::Rng::random_range(&mut rand::rng(), 0..ids.len())];
+            return Ok(sqlx::query_scalar(
+                "SELECT jimer_id FROM users WHERE workspace_id = $1 AND id = $2",
+            )
+            .bind(workspace)
+            .bind(uid)
+            .fetch_optional(&self.pool)
+            .await?);
+        }
         let mut binds = vec![Bind::Int(workspace)];
         let filter = match condition {
             Some(c) => c.sql(self.dialect, &mut binds),

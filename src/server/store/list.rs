@@ -387,6 +387,13 @@ impl Store {
     /// The number of users in a view. The workspace's and an attribute's
     /// totals are kept up to date as users change, so only a search counts.
     async fn count_view(&self, view: &View<'_>) -> Result<i64, StoreError> {
+        if let (Some(ids), None, None) = (
+            view.condition.and_then(Prepared::matched),
+            view.search,
+            view.has,
+        ) {
+            return Ok(ids.len() as i64);
+        }
         if let Some(n) = self.count_search_alone(view).await? {
             return Ok(n);
         }

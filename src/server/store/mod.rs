@@ -15,6 +15,7 @@ pub mod imports;
 pub mod integrations;
 pub mod list;
 pub mod segments;
+pub mod snapshot;
 pub mod syncs;
 pub mod users;
 pub mod workspace;
@@ -79,6 +80,9 @@ pub enum StoreError {
 pub struct Store {
     pub pool: AnyPool,
     pub dialect: Dialect,
+    /// The in-memory segment index, when loaded (`load_index`): conditions
+    /// are then decided there, not in SQL.
+    pub index: Option<std::sync::Arc<crate::server::index::SegmentIndex>>,
 }
 
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -237,7 +241,11 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let store = Store { pool, dialect };
+        let store = Store {
+            pool,
+            dialect,
+            index: None,
+        };
         store.migrate().await?;
         Ok(store)
     }

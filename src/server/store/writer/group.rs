@@ -12,7 +12,7 @@ use super::WriteOp;
 use crate::model::attribute::{AttrType, AttrValue};
 use crate::model::profile::search_text;
 use sqlx::AnyConnection;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Fixed attribute types seen by this writer. Types never change once fixed,
 /// so a cached type stays true (until a rollback forgets those it fixed).
@@ -84,6 +84,11 @@ pub(super) struct Group<'a> {
     next_uid: i64,
     /// Users added (and deleted) per workspace, for `workspaces.users_count`.
     counted: BTreeMap<i64, i64>,
+    /// Profiles changed and deleted, (workspace, uid), for the segment index.
+    changed: BTreeSet<(i64, i64)>,
+    deleted: Vec<(i64, i64)>,
+    /// Real uids of the profiles inserted at the end.
+    inserted: HashMap<i64, i64>,
 }
 
 /// Most keys in one `IN (...)` list.
@@ -108,6 +113,9 @@ impl<'a> Group<'a> {
             new_users: BTreeMap::new(),
             next_uid: 0,
             counted: BTreeMap::new(),
+            changed: BTreeSet::new(),
+            deleted: Vec::new(),
+            inserted: HashMap::new(),
         }
     }
 
@@ -269,6 +277,7 @@ impl<'a> Group<'a> {
     /// Sets an attribute value (written at the end of the group) and keeps
     /// the in-memory profile in step.
     pub(super) fn set_attr(&mut self, ws: i64, uid: i64, value: &AttrValue, row: AttrRow) {
+        self.changed.insert((ws, uid));
         let key = (ws, uid, row.name.clone());
         self.pending.insert(
             key,
@@ -282,6 +291,7 @@ impl<'a> Group<'a> {
     }
 
     pub(super) fn remove_attr(&mut self, ws: i64, uid: i64, name: &str) {
+        self.changed.insert((ws, uid));
         self.pending.insert((ws, uid, name.to_string()), None);
         if let Some(attrs) = self.seen.attrs.get_mut(&uid) {
             attrs.retain(|a| a.name != name);
@@ -296,6 +306,7 @@ impl<'a> Group<'a> {
             row.uid = self.next_uid;
             self.seen.attrs.insert(row.uid, Vec::new());
         }
+        self.changed.insert((ws, row.uid));
         if row.uid < 0 {
             self.new_users.insert(row.uid, (ws, row.clone()));
         } else {
@@ -336,9 +347,11 @@ impl<'a> Group<'a> {
         for k in mine {
             self.pending.remove(&k);
         }
+        self.changed.remove(&(ws, row.uid));
         if row.uid < 0 {
             self.new_users.remove(&row.uid);
         } else {
+            self.deleted.push((ws, row.uid));
             sqlx::query("DELETE FROM attributes WHERE workspace_id = $1 AND uid = $2")
                 .bind(ws)
                 .bind(row.uid)
@@ -403,7 +416,8 @@ impl<'a> Group<'a> {
     /// Writes what the group owes: new profiles, attribute values, then
     /// definitions.
     pub(super) async fn flush(&mut self) -> Result<(), StoreError> {
-        let uids = self.insert_new_users().await?;
+        self.inserted = self.insert_new_users().await?;
+        let uids = &self.inserted;
         let real = |uid: i64| uids.get(&uid).copied().unwrap_or(uid);
         let pending = std::mem::take(&mut self.pending);
         let (sets, removes): (Vec<_>, Vec<_>) = pending
@@ -467,5 +481,32 @@ impl<'a> Group<'a> {
             count_users(self.conn, ws, delta).await?;
         }
         Ok(())
+    }
+}
+
+impl Group<'_> {
+    /// What the group changed, as the profiles it left (after `flush`).
+    pub(super) fn changes(&self) -> Result<Vec<crate::server::index::Change>, StoreError> {
+        use crate::server::index::Change;
+        let mut out: Vec<Change> = self
+            .deleted
+            .iter()
+            .map(|(workspace, uid)| Change::Remove {
+                workspace: *workspace,
+                uid: *uid,
+            })
+            .collect();
+        for (ws, uid) in &self.changed {
+            let Some(row) = self.seen.rows.get(uid) else {
+                continue;
+            };
+            let attrs = self.seen.attrs.get(uid).map(Vec::as_slice).unwrap_or(&[]);
+            out.push(Change::Upsert {
+                workspace: *ws,
+                uid: self.inserted.get(uid).copied().unwrap_or(*uid),
+                user: Box::new(row.to_user(attrs)?),
+            });
+        }
+        Ok(out)
     }
 }

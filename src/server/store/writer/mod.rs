@@ -17,6 +17,7 @@ mod ops;
 use super::users::UserKey;
 use super::{Dialect, Store, StoreError};
 use crate::model::profile::{Identify, InputError, ProfileUpdate, User};
+use crate::server::index::SegmentIndex;
 use group::{Group, TypeCache};
 use sqlx::{AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
@@ -176,7 +177,8 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
         let Some(c) = conn.as_mut() else { continue };
         let count = jobs.len();
         let ops: Vec<&WriteOp> = jobs.iter().map(|j| &j.op).collect();
-        match apply_group(c, store.dialect, &mut types, &ops).await {
+        let index = store.index.as_deref();
+        match apply_group(c, store.dialect, &mut types, &ops, index).await {
             Ok(results) => {
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(result);
@@ -190,13 +192,14 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
                     jobs.len()
                 );
                 for job in jobs {
-                    let result = match apply_group(c, store.dialect, &mut types, &[&job.op]).await {
-                        Ok(mut r) => r.pop().unwrap_or(Err(StoreError::WriterGone.into())),
-                        Err(e) => {
-                            types.clear();
-                            Err(e.into())
-                        }
-                    };
+                    let result =
+                        match apply_group(c, store.dialect, &mut types, &[&job.op], index).await {
+                            Ok(mut r) => r.pop().unwrap_or(Err(StoreError::WriterGone.into())),
+                            Err(e) => {
+                                types.clear();
+                                Err(e.into())
+                            }
+                        };
                     let _ = job.reply.send(result);
                 }
                 // The connection may be what failed: take a fresh one next time.
@@ -208,13 +211,15 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>) {
     }
 }
 
-/// Applies the ops in one transaction. `Err` means the transaction was
-/// rolled back; `Ok` holds each op's own answer, rejections included.
+/// Applies the ops in one transaction, then to the segment index (if any)
+/// before anyone is answered. `Err` means the transaction was rolled back;
+/// `Ok` holds each op's own answer, rejections included.
 async fn apply_group(
     conn: &mut AnyConnection,
     dialect: Dialect,
     types: &mut TypeCache,
     ops: &[&WriteOp],
+    index: Option<&SegmentIndex>,
 ) -> Result<Vec<Result<WriteOutcome, WriteError>>, StoreError> {
     let mut tx = conn.begin().await?;
     let mut group = Group::new(&mut tx, dialect, types);
@@ -228,7 +233,14 @@ async fn apply_group(
         }
     }
     group.flush().await?;
+    let changes = match index {
+        Some(_) => group.changes()?,
+        None => Vec::new(),
+    };
     tx.commit().await?;
+    if let Some(index) = index {
+        index.apply(&changes);
+    }
     Ok(results)
 }
 

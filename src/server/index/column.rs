@@ -1,0 +1,247 @@
+//! One attribute's values over the dense slots of a workspace's users.
+//!
+//! Few distinct values (strings, lists, booleans) are dictionary-encoded: a
+//! rule is decided once per distinct value by the model's own `rule`, then
+//! one pass over the codes collects the slots. Numbers and dates are kept
+//! raw and compared slot by slot. Texts with a value per user (ids, emails,
+//! names) sit in one byte arena. Every column keeps the bitmap of the slots
+//! that have a value, for the rules that match users without one.
+
+use crate::model::attribute::AttrValue;
+use crate::model::condition::{rule, Op, Operand};
+use chrono::DateTime;
+use roaring::RoaringBitmap;
+use std::collections::HashMap;
+
+/// A slot with no value in a coded column.
+const NONE: u32 = u32::MAX;
+
+/// A value as a dictionary key (numbers and dates are never coded).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Text(String),
+    List(Vec<String>),
+    Bool(bool),
+}
+
+impl Key {
+    fn of(v: &AttrValue) -> Option<Key> {
+        match v {
+            AttrValue::String(s) => Some(Key::Text(s.clone())),
+            AttrValue::Array(a) => Some(Key::List(a.clone())),
+            AttrValue::Boolean(b) => Some(Key::Bool(*b)),
+            AttrValue::Number(_) | AttrValue::Date(_) => None,
+        }
+    }
+
+    fn value(&self) -> AttrValue {
+        match self {
+            Key::Text(s) => AttrValue::String(s.clone()),
+            Key::List(a) => AttrValue::Array(a.clone()),
+            Key::Bool(b) => AttrValue::Boolean(*b),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Coded {
+    values: Vec<Key>,
+    codes_of: HashMap<Key, u32>,
+    codes: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+pub struct Arena {
+    bytes: String,
+    /// (start, end) in `bytes`; start == u32::MAX for no value.
+    spans: Vec<(u32, u32)>,
+}
+
+#[derive(Debug)]
+pub enum Values {
+    Coded(Coded),
+    /// NaN for no value (attribute numbers are finite).
+    Number(Vec<f64>),
+    /// Milliseconds since the epoch; i64::MIN for no value.
+    Date(Vec<i64>),
+    Arena(Arena),
+}
+
+#[derive(Debug)]
+pub struct Column {
+    pub values: Values,
+    pub present: RoaringBitmap,
+}
+
+impl Column {
+    pub fn coded() -> Column {
+        Column::new(Values::Coded(Coded::default()))
+    }
+    pub fn number() -> Column {
+        Column::new(Values::Number(Vec::new()))
+    }
+    pub fn date() -> Column {
+        Column::new(Values::Date(Vec::new()))
+    }
+    pub fn arena() -> Column {
+        Column::new(Values::Arena(Arena::default()))
+    }
+    /// The column for values of `v`'s kind.
+    pub fn for_value(v: &AttrValue) -> Column {
+        match v {
+            AttrValue::Number(_) => Column::number(),
+            AttrValue::Date(_) => Column::date(),
+            _ => Column::coded(),
+        }
+    }
+
+    fn new(values: Values) -> Column {
+        Column {
+            values,
+            present: RoaringBitmap::new(),
+        }
+    }
+
+    /// Sets (Some) or clears (None) the slot's value. A value of another
+    /// kind than the column's is cleared (types are fixed per attribute, so
+    /// this is only a stale column).
+    pub fn set(&mut self, slot: u32, v: Option<&AttrValue>) {
+        let i = slot as usize;
+        let mut has = v.is_some();
+        match &mut self.values {
+            Values::Coded(c) => {
+                if c.codes.len() <= i {
+                    c.codes.resize(i + 1, NONE);
+                }
+                c.codes[i] = match v.and_then(Key::of) {
+                    Some(key) => match c.codes_of.get(&key) {
+                        Some(code) => *code,
+                        None => {
+                            let code = c.values.len() as u32;
+                            c.values.push(key.clone());
+                            c.codes_of.insert(key, code);
+                            code
+                        }
+                    },
+                    None => {
+                        has = false;
+                        NONE
+                    }
+                };
+            }
+            Values::Number(n) => {
+                if n.len() <= i {
+                    n.resize(i + 1, f64::NAN);
+                }
+                n[i] = match v {
+                    Some(AttrValue::Number(x)) => *x,
+                    _ => {
+                        has = false;
+                        f64::NAN
+                    }
+                };
+            }
+            Values::Date(d) => {
+                if d.len() <= i {
+                    d.resize(i + 1, i64::MIN);
+                }
+                d[i] = match v {
+                    Some(AttrValue::Date(x)) => x.timestamp_millis(),
+                    _ => {
+                        has = false;
+                        i64::MIN
+                    }
+                };
+            }
+            Values::Arena(a) => {
+                if a.spans.len() <= i {
+                    a.spans.resize(i + 1, (u32::MAX, 0));
+                }
+                a.spans[i] = match v {
+                    // Past 4 GiB of text the arena stops growing: such a
+                    // column is rebuilt at the next start.
+                    Some(AttrValue::String(s)) if a.bytes.len() + s.len() < u32::MAX as usize => {
+                        let start = a.bytes.len() as u32;
+                        a.bytes.push_str(s);
+                        (start, a.bytes.len() as u32)
+                    }
+                    _ => {
+                        has = false;
+                        (u32::MAX, 0)
+                    }
+                };
+            }
+        }
+        if has {
+            self.present.insert(slot);
+        } else {
+            self.present.remove(slot);
+        }
+    }
+
+    /// The slots whose value passes the rule (slots without one are not
+    /// considered here).
+    pub fn matching(&self, op: Op, operand: &Operand, cs: bool, now: i64) -> RoaringBitmap {
+        let pass = |v: &AttrValue| rule(op, operand, v, cs, now);
+        match &self.values {
+            Values::Coded(c) => {
+                let hits: Vec<bool> = c.values.iter().map(|k| pass(&k.value())).collect();
+                if !hits.iter().any(|h| *h) {
+                    return RoaringBitmap::new();
+                }
+                slots_where(c.codes.iter(), |code| *code != NONE && hits[*code as usize])
+            }
+            Values::Number(n) => {
+                slots_where(n.iter(), |x| !x.is_nan() && pass(&AttrValue::Number(*x)))
+            }
+            Values::Date(d) => slots_where(d.iter(), |ms| {
+                *ms != i64::MIN
+                    && DateTime::from_timestamp_millis(*ms)
+                        .is_some_and(|at| pass(&AttrValue::Date(at)))
+            }),
+            Values::Arena(a) => slots_where(a.spans.iter(), |(s, e)| {
+                *s != u32::MAX
+                    && pass(&AttrValue::String(
+                        a.bytes[*s as usize..*e as usize].to_string(),
+                    ))
+            }),
+        }
+    }
+
+    /// Bytes held, roughly (for the figures).
+    pub fn heap_bytes(&self) -> usize {
+        let values = match &self.values {
+            Values::Coded(c) => {
+                c.codes.capacity() * 4
+                    + c.values
+                        .iter()
+                        .map(|k| match k {
+                            Key::Text(s) => s.capacity() + 24,
+                            Key::List(l) => l.iter().map(|s| s.capacity() + 24).sum::<usize>() + 24,
+                            Key::Bool(_) => 1,
+                        })
+                        .sum::<usize>()
+                        * 2
+                    + c.codes_of.capacity() * 40
+            }
+            Values::Number(n) => n.capacity() * 8,
+            Values::Date(d) => d.capacity() * 8,
+            Values::Arena(a) => a.bytes.capacity() + a.spans.capacity() * 8,
+        };
+        values + self.present.serialized_size()
+    }
+}
+
+/// The positions of `items` that pass, as a bitmap (built in order).
+fn slots_where<T>(
+    items: impl Iterator<Item = T>,
+    mut keep: impl FnMut(T) -> bool,
+) -> RoaringBitmap {
+    let mut out = RoaringBitmap::new();
+    for (i, item) in items.enumerate() {
+        if keep(item) {
+            out.push(i as u32);
+        }
+    }
+    out
+}
