@@ -1,5 +1,5 @@
-//! Segment count benchmark (issue 4): prints figures, asserts nothing about
-//! speed.
+//! Segment count benchmark (issues 4 and 7): prints figures, asserts
+//! nothing about speed.
 //!
 //!   scripts/build --release                      # the server under test
 //!   cargo bench --features ssr --bench segments
@@ -7,7 +7,9 @@
 //!
 //! On the demo users of the dashboard benchmark (the same SQLite file in
 //! `target/bench/`, made once with `userdeck demo`), it starts the release
-//! binary and times `POST /api/v1/segments/count` over loopback for three
+//! binary (with the segment index, then without it: the SQL path; the
+//! index's load time and size and the server's memory are noted) and times
+//! `POST /api/v1/segments/count` over loopback for three
 //! conditions of 1, 3 and 6 rules (strings, numbers, dates, arrays). With
 //! USERDECK_TEST_POSTGRES_URL set it does the same on PostgreSQL, copying the
 //! SQLite rows there first when that database has no users. Then
@@ -198,20 +200,49 @@ async fn time_server(
     out
 }
 
-/// Starts the server on `db_url`, times the conditions, stops it.
-async fn run_server(
-    name: &str,
-    bin: &Path,
-    db_url: &str,
-    dir: &Path,
-    key: &str,
-    conds: &[Value],
+/// What every server run shares.
+struct Bench<'a> {
+    bin: &'a Path,
+    dir: &'a Path,
+    conds: &'a [Value],
     runs: usize,
+}
+
+/// Starts the server on `db_url` (with the segment index or not), times
+/// the conditions, stops it.
+async fn run_server(
+    b: &Bench<'_>,
+    name: &str,
+    db_url: &str,
+    key: &str,
+    index: bool,
 ) -> (Engine, Vec<String>) {
-    let server = Server::start(bin, db_url, dir, &[("RUST_LOG", "warn")]).await;
+    let Bench {
+        bin,
+        dir,
+        conds,
+        runs,
+    } = *b;
+    let envs = [
+        ("RUST_LOG", "warn,userdeck=info"),
+        ("USERDECK_SEGMENT_INDEX", if index { "on" } else { "off" }),
+    ];
+    let server = Server::start(bin, db_url, dir, &envs).await;
     let load = load_average();
     let mut mine = Vec::new();
+    for line in server.log_lines("segment index: ") {
+        if let Some((_, what)) = line.split_once("segment index: ") {
+            if what.contains("loaded") {
+                mine.push(format!("index {what}"));
+            }
+        }
+    }
     let figures = time_server(&server.base, key, conds, runs, &mut mine).await;
+    if let Some(rss) = server.rss_mib() {
+        mine.push(format!(
+            "server resident memory after the counts: {rss} MiB"
+        ));
+    }
     // sqlx warns of every statement over 1 s: one line says how many.
     let problems = server.problems();
     let slow = problems
@@ -597,23 +628,25 @@ fn main() -> ExitCode {
         .build()
         .unwrap();
     let mut notes = Vec::new();
+    let bench = Bench {
+        bin: &bin,
+        dir: &dir,
+        conds: &cond_json,
+        runs,
+    };
     let (mut engines, pg_line) = rt.block_on(async {
         sqlx::any::install_default_drivers();
         let key = secret_key(&url).await;
         let mut engines = Vec::new();
-        eprintln!("timing userdeck on SQLite ...");
-        let (engine, n) = run_server(
-            "userdeck on SQLite (typed key-value table)",
-            &bin,
-            &url,
-            &dir,
-            &key,
-            &cond_json,
-            runs,
-        )
-        .await;
-        engines.push(engine);
-        notes.extend(n);
+        for (name, index) in [
+            ("userdeck, segment index (in memory)", true),
+            ("userdeck on SQLite, SQL (index off)", false),
+        ] {
+            eprintln!("timing {name} ...");
+            let (engine, n) = run_server(&bench, name, &url, &key, index).await;
+            engines.push(engine);
+            notes.extend(n);
+        }
         let mut pg_line = None;
         if let Some(pg_url) = &pg_url {
             match prepare_postgres(&bin, &url, pg_url, users).await {
@@ -621,13 +654,11 @@ fn main() -> ExitCode {
                     eprintln!("timing userdeck on PostgreSQL ...");
                     let key = secret_key(pg_url).await;
                     let (engine, n) = run_server(
-                        "userdeck on PostgreSQL (typed key-value)",
-                        &bin,
+                        &bench,
+                        "userdeck on PostgreSQL, SQL (index off)",
                         pg_url,
-                        &dir,
                         &key,
-                        &cond_json,
-                        runs,
+                        false,
                     )
                     .await;
                     engines.push(engine);

@@ -117,7 +117,12 @@ impl Server {
                 .timeout(Duration::from_secs(2))
                 .build()
                 .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(60);
+            // Loading the segment index of a million users takes a while.
+            let wait: u64 = std::env::var("USERDECK_BENCH_START_SECONDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(900);
+            let deadline = Instant::now() + Duration::from_secs(wait);
             loop {
                 if child.try_wait().unwrap().is_some() {
                     eprintln!(
@@ -134,7 +139,7 @@ impl Server {
                 if Instant::now() > deadline {
                     let _ = child.kill();
                     panic!(
-                        "the server did not answer /healthz within 60 s:\n{}",
+                        "the server did not answer /healthz within {wait} s:\n{}",
                         tail(&log)
                     );
                 }
@@ -146,6 +151,30 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The server's resident memory now, in MiB (Linux).
+    pub fn rss_mib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb >> 10)
+    }
+
+    /// Log lines that contain `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect()
     }
 
     /// Asks for a graceful stop (SIGINT), then insists.
