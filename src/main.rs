@@ -100,7 +100,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 demo::fill(&store, ws.id, demo_users, 42, false).await?;
             }
             if segment_index == "on" {
-                store.load_index().await?;
+                // Filled in the background: conditions go to SQL until then.
+                store.attach_index();
+                let filler = store.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = filler.fill_index().await {
+                        tracing::error!("the segment index could not be loaded ({e}); segments are counted in SQL");
+                    }
+                });
             }
             if !userdeck::server::assets::has_wasm() {
                 tracing::warn!(

@@ -487,3 +487,64 @@ fn random_write(rng: &mut StdRng, ws: i64, now: i64) -> WriteOp {
         }
     }
 }
+
+/// The index is filled in the background while the writer goes on: users the
+/// writer changes during the load must end as the database has them.
+#[tokio::test]
+async fn the_index_filled_during_writes_ends_as_the_database() {
+    let seed = rand::rng().random::<u64>();
+    println!("seed {seed}");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let db = common::sqlite().await;
+    let sql = db.store.clone();
+    let ws = sql.default_workspace().await.unwrap().id;
+    let now = 1_790_000_000_000 + rng.random_range(0..DAY);
+    let users: Vec<NewUser> = (0..300).map(|i| random_user(&mut rng, i, now)).collect();
+    sql.insert_users(ws, &users).await.unwrap();
+    // 40,000 more plain users so the load takes a while.
+    let filler: Vec<NewUser> = (300..40_300)
+        .map(|i| NewUser {
+            jimer_id: format!("j_fill{i:06}"),
+            sessions: 1,
+            created: now,
+            ..random_user(&mut rng, i, now)
+        })
+        .collect();
+    for chunk in filler.chunks(5000) {
+        sql.insert_users(ws, chunk).await.unwrap();
+    }
+    let mut indexed = sql.clone();
+    indexed.attach_index();
+    let writer = Writer::start(indexed.clone());
+    let fill = tokio::spawn({
+        let indexed = indexed.clone();
+        async move { indexed.fill_index().await.unwrap() }
+    });
+    let mut writes = 0;
+    while !fill.is_finished() || writes < 200 {
+        let ops: Vec<WriteOp> = (0..rng.random_range(1..20))
+            .map(|_| random_write(&mut rng, ws, now))
+            .collect();
+        writes += ops.len();
+        writer.write_many(ops).await;
+    }
+    fill.await.unwrap();
+    assert!(indexed.index.as_ref().unwrap().is_ready());
+    let mut checked = 0;
+    for _ in 0..150 {
+        let condition = random_condition(&mut rng, now, 0, &[]);
+        let parsed = Condition::parse(&condition).unwrap();
+        let Ok(c) = sql.check_condition(ws, &parsed, None).await.unwrap() else {
+            continue;
+        };
+        let from_sql = sql.prepare(ws, c.clone(), now).await.unwrap();
+        let from_index = indexed.prepare(ws, c, now).await.unwrap();
+        assert_eq!(
+            indexed.count_matching(&from_index).await.unwrap(),
+            sql.count_matching(&from_sql).await.unwrap(),
+            "seed {seed}, after {writes} writes during the load: {condition}"
+        );
+        checked += 1;
+    }
+    println!("{checked} conditions agreed after {writes} writes during the load");
+}

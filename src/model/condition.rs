@@ -717,12 +717,11 @@ fn eval(n: &Node, user: &User, now: i64) -> bool {
 
 /// Whether a user's value `v` passes a rule (the user has the attribute).
 pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> bool {
-    let num = match v {
-        AttrValue::Number(n) => Some(*n),
-        AttrValue::Date(d) => Some(d.timestamp_millis() as f64),
-        _ => None,
-    };
     let text = match v {
+        AttrValue::Number(n) => return number_rule(op, operand, *n, false, now),
+        AttrValue::Date(d) => {
+            return number_rule(op, operand, d.timestamp_millis() as f64, true, now)
+        }
         AttrValue::String(s) => Some(fold(s, cs)),
         _ => None,
     };
@@ -736,11 +735,7 @@ pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> boo
         (Op::Is | Op::IsNot, o) => {
             let same = match (v, o) {
                 (AttrValue::String(_), Operand::Text(t)) => text.as_deref() == Some(t.as_str()),
-                (AttrValue::Number(n), Operand::Num(x)) => n == x,
                 (AttrValue::Boolean(b), Operand::Bool(x)) => b == x,
-                (AttrValue::Date(d), Operand::Instant(x)) => {
-                    d.timestamp_millis().div_euclid(DAY_MS) == x.div_euclid(DAY_MS)
-                }
                 _ => false,
             };
             same == (op == Op::Is)
@@ -748,7 +743,6 @@ pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> boo
         (Op::In | Op::NotIn, o) => {
             let found = match o {
                 Operand::Texts(l) => text.as_ref().is_some_and(|t| l.contains(t)),
-                Operand::Nums(l) => num.is_some_and(|n| l.contains(&n)),
                 _ => false,
             };
             found == (op == Op::In)
@@ -766,31 +760,6 @@ pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> boo
             AttrValue::String(s) => re.is_match(s),
             _ => false,
         },
-        (Op::Gt | Op::Gte | Op::Lt | Op::Lte, o) => {
-            let x = match o {
-                Operand::Num(x) => *x,
-                Operand::Instant(x) => *x as f64,
-                _ => return false,
-            };
-            num.is_some_and(|n| match op {
-                Op::Gt => n > x,
-                Op::Gte => n >= x,
-                Op::Lt => n < x,
-                _ => n <= x,
-            })
-        }
-        (Op::Between, Operand::Range(lo, hi)) => num.is_some_and(|n| *lo <= n && n <= *hi),
-        (Op::DaysAgoGt | Op::DaysAgoLt | Op::DaysAgoEq | Op::DaysAheadLt, Operand::Days(d)) => {
-            let Some(at) = num.map(|n| n as i64) else {
-                return false;
-            };
-            match op {
-                Op::DaysAgoGt => at < now - d * DAY_MS,
-                Op::DaysAgoLt => at > now - d * DAY_MS && at <= now,
-                Op::DaysAgoEq => at <= now && (now - at).div_euclid(DAY_MS) == *d,
-                _ => at >= now && at < now + d * DAY_MS,
-            }
-        }
         (Op::ContainsAny, Operand::Texts(l)) => l.iter().any(|x| items.contains(x)),
         (Op::ContainsAll, Operand::Texts(l)) => l.iter().all(|x| items.contains(x)),
         (Op::IsEmpty | Op::IsNotEmpty, _) => {
@@ -817,6 +786,58 @@ pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> boo
                 _ => have <= *want,
             }
         }
+        _ => false,
+    }
+}
+
+/// `rule` for a number, or a date as milliseconds since the epoch (`date`):
+/// a plain function of the value, so the segment index runs it over a
+/// column without building values.
+pub fn number_rule(op: Op, operand: &Operand, x: f64, date: bool, now: i64) -> bool {
+    match (op, operand) {
+        (Op::IsSet, _) => true,
+        (Op::IsNotSet, _) => false,
+        (Op::Is | Op::IsNot, o) => {
+            let same = match o {
+                Operand::Num(y) if !date => x == *y,
+                Operand::Instant(y) if date => {
+                    (x as i64).div_euclid(DAY_MS) == y.div_euclid(DAY_MS)
+                }
+                _ => false,
+            };
+            same == (op == Op::Is)
+        }
+        (Op::In | Op::NotIn, o) => {
+            let found = matches!(o, Operand::Nums(l) if l.contains(&x));
+            found == (op == Op::In)
+        }
+        // Neither text nor a list: contains nothing, and is not empty.
+        (Op::Contains | Op::NotContains, Operand::Text(_)) => op == Op::NotContains,
+        (Op::Gt | Op::Gte | Op::Lt | Op::Lte, o) => {
+            let y = match o {
+                Operand::Num(y) => *y,
+                Operand::Instant(y) => *y as f64,
+                _ => return false,
+            };
+            match op {
+                Op::Gt => x > y,
+                Op::Gte => x >= y,
+                Op::Lt => x < y,
+                _ => x <= y,
+            }
+        }
+        (Op::Between, Operand::Range(lo, hi)) => *lo <= x && x <= *hi,
+        (Op::DaysAgoGt | Op::DaysAgoLt | Op::DaysAgoEq | Op::DaysAheadLt, Operand::Days(d)) => {
+            let at = x as i64;
+            match op {
+                Op::DaysAgoGt => at < now - d * DAY_MS,
+                Op::DaysAgoLt => at > now - d * DAY_MS && at <= now,
+                Op::DaysAgoEq => at <= now && (now - at).div_euclid(DAY_MS) == *d,
+                _ => at >= now && at < now + d * DAY_MS,
+            }
+        }
+        (Op::ContainsAll, Operand::Texts(l)) => l.is_empty(),
+        (Op::IsEmpty | Op::IsNotEmpty, _) => op == Op::IsNotEmpty,
         _ => false,
     }
 }

@@ -8,15 +8,14 @@
 //! that have a value, for the rules that match users without one.
 
 use crate::model::attribute::AttrValue;
-use crate::model::condition::{rule, Op, Operand};
-use chrono::DateTime;
+use crate::model::condition::{number_rule, rule, Op, Operand};
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 
 /// A slot with no value in a coded column.
 const NONE: u32 = u32::MAX;
 
-/// A value as a dictionary key (numbers and dates are never coded).
+/// A distinct value of a coded column (numbers and dates are never coded).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 enum Key {
     Text(String),
@@ -25,15 +24,6 @@ enum Key {
 }
 
 impl Key {
-    fn of(v: &AttrValue) -> Option<Key> {
-        match v {
-            AttrValue::String(s) => Some(Key::Text(s.clone())),
-            AttrValue::Array(a) => Some(Key::List(a.clone())),
-            AttrValue::Boolean(b) => Some(Key::Bool(*b)),
-            AttrValue::Number(_) | AttrValue::Date(_) => None,
-        }
-    }
-
     fn value(&self) -> AttrValue {
         match self {
             Key::Text(s) => AttrValue::String(s.clone()),
@@ -43,11 +33,47 @@ impl Key {
     }
 }
 
+/// Distinct values and each slot's code. The lookups are per kind so a
+/// value already known is found without copying it.
 #[derive(Debug, Default)]
 pub struct Coded {
     values: Vec<Key>,
-    codes_of: HashMap<Key, u32>,
+    texts: HashMap<String, u32>,
+    lists: HashMap<Vec<String>, u32>,
+    bools: [Option<u32>; 2],
     codes: Vec<u32>,
+}
+
+impl Coded {
+    /// The code of `v` (a new one if unseen); NONE for a number or a date.
+    fn code_of(&mut self, v: &AttrValue) -> u32 {
+        let next = self.values.len() as u32;
+        match v {
+            AttrValue::String(s) => {
+                if let Some(c) = self.texts.get(s.as_str()) {
+                    return *c;
+                }
+                self.texts.insert(s.clone(), next);
+                self.values.push(Key::Text(s.clone()));
+            }
+            AttrValue::Array(a) => {
+                if let Some(c) = self.lists.get(a.as_slice()) {
+                    return *c;
+                }
+                self.lists.insert(a.clone(), next);
+                self.values.push(Key::List(a.clone()));
+            }
+            AttrValue::Boolean(b) => {
+                if let Some(c) = self.bools[usize::from(*b)] {
+                    return c;
+                }
+                self.bools[usize::from(*b)] = Some(next);
+                self.values.push(Key::Bool(*b));
+            }
+            AttrValue::Number(_) | AttrValue::Date(_) => return NONE,
+        }
+        next
+    }
 }
 
 #[derive(Debug, Default)]
@@ -113,21 +139,9 @@ impl Column {
                 if c.codes.len() <= i {
                     c.codes.resize(i + 1, NONE);
                 }
-                c.codes[i] = match v.and_then(Key::of) {
-                    Some(key) => match c.codes_of.get(&key) {
-                        Some(code) => *code,
-                        None => {
-                            let code = c.values.len() as u32;
-                            c.values.push(key.clone());
-                            c.codes_of.insert(key, code);
-                            code
-                        }
-                    },
-                    None => {
-                        has = false;
-                        NONE
-                    }
-                };
+                let code = v.map_or(NONE, |v| c.code_of(v));
+                has = code != NONE;
+                c.codes[i] = code;
             }
             Values::Number(n) => {
                 if n.len() <= i {
@@ -182,28 +196,33 @@ impl Column {
     /// The slots whose value passes the rule (slots without one are not
     /// considered here).
     pub fn matching(&self, op: Op, operand: &Operand, cs: bool, now: i64) -> RoaringBitmap {
-        let pass = |v: &AttrValue| rule(op, operand, v, cs, now);
         match &self.values {
             Values::Coded(c) => {
-                let hits: Vec<bool> = c.values.iter().map(|k| pass(&k.value())).collect();
+                let hits: Vec<bool> = c
+                    .values
+                    .iter()
+                    .map(|k| rule(op, operand, &k.value(), cs, now))
+                    .collect();
                 if !hits.iter().any(|h| *h) {
                     return RoaringBitmap::new();
                 }
                 slots_where(c.codes.iter(), |code| *code != NONE && hits[*code as usize])
             }
-            Values::Number(n) => {
-                slots_where(n.iter(), |x| !x.is_nan() && pass(&AttrValue::Number(*x)))
-            }
+            Values::Number(n) => slots_where(n.iter(), |x| {
+                !x.is_nan() && number_rule(op, operand, *x, false, now)
+            }),
             Values::Date(d) => slots_where(d.iter(), |ms| {
-                *ms != i64::MIN
-                    && DateTime::from_timestamp_millis(*ms)
-                        .is_some_and(|at| pass(&AttrValue::Date(at)))
+                *ms != i64::MIN && number_rule(op, operand, *ms as f64, true, now)
             }),
             Values::Arena(a) => slots_where(a.spans.iter(), |(s, e)| {
                 *s != u32::MAX
-                    && pass(&AttrValue::String(
-                        a.bytes[*s as usize..*e as usize].to_string(),
-                    ))
+                    && rule(
+                        op,
+                        operand,
+                        &AttrValue::String(a.bytes[*s as usize..*e as usize].to_string()),
+                        cs,
+                        now,
+                    )
             }),
         }
     }
@@ -222,7 +241,7 @@ impl Column {
                         })
                         .sum::<usize>()
                         * 2
-                    + c.codes_of.capacity() * 40
+                    + (c.texts.capacity() + c.lists.capacity()) * 40
             }
             Values::Number(n) => n.capacity() * 8,
             Values::Date(d) => d.capacity() * 8,

@@ -15,7 +15,9 @@ use crate::model::condition::{value_of, Node};
 use crate::model::profile::User;
 use column::{Column, Values};
 use roaring::RoaringBitmap;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
 
 /// A native field and the column that keeps it.
 type NativeColumn = (&'static str, fn() -> Column);
@@ -72,8 +74,20 @@ impl WorkspaceIndex {
 
     /// Puts the user's profile (users.id `uid`) in, replacing what was there.
     pub fn upsert(&mut self, uid: i64, user: &User) {
-        let slot = match self.slots.get(&uid) {
-            Some(s) => *s,
+        let attrs = user.attributes.iter().map(|a| (a.name.as_str(), &a.value));
+        self.put(uid, user, attrs);
+    }
+
+    /// `upsert` with the custom attributes apart (`user.attributes` is not read).
+    pub fn put<'a>(
+        &mut self,
+        uid: i64,
+        user: &User,
+        attrs: impl Iterator<Item = (&'a str, &'a AttrValue)> + Clone,
+    ) {
+        let known = self.slots.get(&uid).copied();
+        let slot = match known {
+            Some(s) => s,
             None => {
                 let s = self.free.pop().unwrap_or(self.uids.len() as u32);
                 if s as usize == self.uids.len() {
@@ -89,21 +103,27 @@ impl WorkspaceIndex {
         for (name, column) in &mut self.native {
             column.set(slot, value_of(user, name).as_ref());
         }
-        for (name, column) in &mut self.custom {
-            if !user.attributes.iter().any(|a| &a.name == name) {
-                column.set(slot, None);
+        // A new slot holds nothing yet (a freed one was cleared).
+        if known.is_some() {
+            for (name, column) in &mut self.custom {
+                if !attrs.clone().any(|(n, _)| n == name) {
+                    column.set(slot, None);
+                }
             }
         }
-        for a in &user.attributes {
-            let column = self
-                .custom
-                .entry(a.name.clone())
-                .or_insert_with(|| Column::for_value(&a.value));
-            if !fits(column, &a.value) && column.present.is_empty() {
+        for (name, value) in attrs {
+            let column = match self.custom.get_mut(name) {
+                Some(c) => c,
+                None => self
+                    .custom
+                    .entry(name.to_string())
+                    .or_insert_with(|| Column::for_value(value)),
+            };
+            if !fits(column, value) && column.present.is_empty() {
                 // The attribute's type changed (it had no value left).
-                *column = Column::for_value(&a.value);
+                *column = Column::for_value(value);
             }
-            column.set(slot, Some(&a.value));
+            column.set(slot, Some(value));
         }
     }
 
@@ -240,19 +260,43 @@ pub enum Change {
 }
 
 /// Every workspace's index, behind one lock: readers share it, the writer
-/// takes it alone to apply a committed group whole.
+/// takes it alone to apply a committed group whole. While it is first
+/// filled from the database (`loading`), the server answers conditions in
+/// SQL, and the users the writer changes meanwhile are remembered so the
+/// loader does not put older copies of them back.
 #[derive(Debug, Default)]
 pub struct SegmentIndex {
-    workspaces: std::sync::RwLock<HashMap<i64, WorkspaceIndex>>,
+    workspaces: RwLock<HashMap<i64, WorkspaceIndex>>,
+    ready: AtomicBool,
+    /// (workspace, uid) changed by the writer during the load.
+    changed_while_loading: Mutex<HashSet<(i64, i64)>>,
 }
 
 impl SegmentIndex {
+    /// An index to fill: not ready until `loaded`.
+    pub fn loading() -> SegmentIndex {
+        SegmentIndex::default()
+    }
+
+    /// Whether it holds every user (conditions may be answered from it).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
     /// Applies a committed group's changes at once.
     pub fn apply(&self, changes: &[Change]) {
         if changes.is_empty() {
             return;
         }
         let mut all = self.workspaces.write().unwrap_or_else(|p| p.into_inner());
+        if !self.is_ready() {
+            let mut changed = lock(&self.changed_while_loading);
+            changed.extend(changes.iter().map(|c| match c {
+                Change::Upsert { workspace, uid, .. } | Change::Remove { workspace, uid } => {
+                    (*workspace, *uid)
+                }
+            }));
+        }
         for change in changes {
             match change {
                 Change::Upsert {
@@ -269,6 +313,26 @@ impl SegmentIndex {
         }
     }
 
+    /// Puts users read from the database in, but not those the writer
+    /// changed since the load began (the index has them newer).
+    pub fn load(&self, workspace: i64, users: &[(i64, User, Vec<(String, AttrValue)>)]) {
+        let mut all = self.workspaces.write().unwrap_or_else(|p| p.into_inner());
+        let changed = lock(&self.changed_while_loading);
+        let index = all.entry(workspace).or_default();
+        for (uid, user, attrs) in users {
+            if !changed.contains(&(workspace, *uid)) {
+                index.put(*uid, user, attrs.iter().map(|(n, v)| (n.as_str(), v)));
+            }
+        }
+    }
+
+    /// The load is over: conditions are answered from the index from now on.
+    pub fn loaded(&self) {
+        let _all = self.workspaces.write().unwrap_or_else(|p| p.into_inner());
+        lock(&self.changed_while_loading).clear();
+        self.ready.store(true, Ordering::Release);
+    }
+
     /// Reads the workspace's index (an empty one if it has no user yet).
     pub fn read<R>(&self, workspace: i64, f: impl FnOnce(&WorkspaceIndex) -> R) -> R {
         let all = self.workspaces.read().unwrap_or_else(|p| p.into_inner());
@@ -278,18 +342,14 @@ impl SegmentIndex {
         }
     }
 
-    /// Installs a workspace's index built apart (at load).
-    pub fn install(&self, workspace: i64, index: WorkspaceIndex) {
-        self.workspaces
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(workspace, index);
-    }
-
     /// Users held and bytes used, over every workspace.
     pub fn size(&self) -> (u64, usize) {
         let all = self.workspaces.read().unwrap_or_else(|p| p.into_inner());
         all.values()
             .fold((0, 0), |(n, b), w| (n + w.len(), b + w.heap_bytes()))
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -38,7 +38,7 @@ impl Store {
         checked: Checked,
         now: i64,
     ) -> Result<Prepared, StoreError> {
-        if let Some(index) = &self.index {
+        if let Some(index) = self.index.as_ref().filter(|i| i.is_ready()) {
             let matched = index.read(workspace, |w| {
                 let slots = w.eval(checked.root(), now);
                 w.uids(&slots).collect()

@@ -1,61 +1,122 @@
-//! Reading every profile, page by page, to build the segment index at start.
+//! Reading every profile, page by page, to fill the segment index.
 
 use super::users::{attr_row, user_row, AttrRow, USER_COLUMNS};
-use super::{Store, StoreError};
+use super::{to_time, Store, StoreError};
+use crate::model::attribute::{AttrType, AttrValue};
 use crate::model::profile::User;
-use crate::server::index::{Change, SegmentIndex, WorkspaceIndex};
+use crate::server::index::{Change, SegmentIndex};
+use futures_util::TryStreamExt;
+use sqlx::Row;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Users read per page.
 const PAGE: i64 = 20_000;
 
+/// A user as the index takes it: native fields, and attributes apart.
+type Loaded = (i64, User, Vec<(String, AttrValue)>);
+
 impl Store {
-    /// Builds the segment index of every workspace from the database,
-    /// logging progress; the store then answers conditions from it.
+    /// Gives the store an empty segment index that the writer keeps in step
+    /// from now on; `fill_index` fills it. Until then conditions go to SQL.
+    pub fn attach_index(&mut self) -> Arc<SegmentIndex> {
+        let index = Arc::new(SegmentIndex::loading());
+        self.index = Some(index.clone());
+        index
+    }
+
+    /// Attaches the segment index and fills it before answering.
     pub async fn load_index(&mut self) -> Result<(), StoreError> {
+        self.attach_index();
+        self.fill_index().await
+    }
+
+    /// Reads every user of every workspace into the attached index, logging
+    /// progress, then lets conditions be answered from it.
+    pub async fn fill_index(&self) -> Result<(), StoreError> {
+        let Some(index) = &self.index else {
+            return Ok(());
+        };
         let started = Instant::now();
-        let index = SegmentIndex::default();
-        let workspaces: Vec<i64> = sqlx::query_scalar("SELECT id FROM workspaces ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        for ws in workspaces {
-            index.install(ws, self.workspace_index(ws).await?);
+        let workspaces: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT id, users_count FROM workspaces ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        for (ws, total) in workspaces {
+            let mut after = 0i64;
+            let mut done = 0usize;
+            let mut next_log = 100_000;
+            loop {
+                let users = self.users_to_load(ws, after).await?;
+                let Some((last, _, _)) = users.last() else {
+                    break;
+                };
+                after = *last;
+                done += users.len();
+                index.load(ws, &users);
+                if done >= next_log {
+                    tracing::info!("segment index: workspace {ws}, {done} of {total} users");
+                    next_log += 100_000;
+                }
+            }
         }
+        index.loaded();
         let (users, bytes) = index.size();
         tracing::info!(
             "segment index: {users} users loaded in {:.1} s, {} MiB",
             started.elapsed().as_secs_f64(),
             bytes >> 20
         );
-        self.index = Some(std::sync::Arc::new(index));
         Ok(())
     }
 
-    async fn workspace_index(&self, ws: i64) -> Result<WorkspaceIndex, StoreError> {
-        let total: i64 = sqlx::query_scalar("SELECT users_count FROM workspaces WHERE id = $1")
-            .bind(ws)
-            .fetch_one(&self.pool)
-            .await?;
-        let mut index = WorkspaceIndex::default();
-        let mut after = 0i64;
-        let mut next_log = 100_000;
-        loop {
-            let users = self.users_after(ws, after, i64::MAX).await?;
-            let Some((last, _)) = users.last() else { break };
-            after = *last;
-            for (uid, user) in &users {
-                index.upsert(*uid, user);
-            }
-            if index.len() >= next_log {
-                tracing::info!(
-                    "segment index: workspace {ws}, {} of {total} users",
-                    index.len()
-                );
-                next_log += 100_000;
+    /// A page of users after `after` (users.id), with their attributes read
+    /// from the typed columns (no date parsing: `num` holds the instant).
+    async fn users_to_load(&self, ws: i64, after: i64) -> Result<Vec<Loaded>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT {PAGE}"
+        ))
+        .bind(ws)
+        .bind(after)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut users: Vec<Loaded> = Vec::with_capacity(rows.len());
+        let mut at: HashMap<i64, usize> = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let row = user_row(r)?;
+            at.insert(row.uid, users.len());
+            users.push((row.uid, row.natives(), Vec::new()));
+        }
+        let Some(last) = users.last().map(|u| u.0) else {
+            return Ok(users);
+        };
+        let mut attrs = sqlx::query(
+            "SELECT uid, name, type, value, num FROM attributes
+             WHERE workspace_id = $1 AND uid > $2 AND uid <= $3",
+        )
+        .bind(ws)
+        .bind(after)
+        .bind(last)
+        .fetch(&self.pool);
+        while let Some(r) = attrs.try_next().await? {
+            let uid: i64 = r.try_get("uid")?;
+            let name: String = r.try_get("name")?;
+            let t: String = r.try_get("type")?;
+            let num: Option<f64> = r.try_get("num")?;
+            let value = match (AttrType::parse(&t), num) {
+                (Some(AttrType::Number), Some(n)) => Some(AttrValue::Number(n)),
+                (Some(AttrType::Date), Some(ms)) => Some(AttrValue::Date(to_time(ms as i64))),
+                (Some(t), _) => AttrValue::from_stored(t, &r.try_get::<String, _>("value")?),
+                (None, _) => None,
+            };
+            let value = value
+                .ok_or_else(|| StoreError::Corrupt(format!("value of {name} of user {uid}")))?;
+            if let Some(i) = at.get(&uid) {
+                users[*i].2.push((name, value));
             }
         }
-        Ok(index)
+        Ok(users)
     }
 
     /// Puts the users with ids in `(after, upto]` in the index again, as the
@@ -64,64 +125,41 @@ impl Store {
         let Some(index) = &self.index else {
             return Ok(());
         };
-        let mut after = after;
-        loop {
-            let users = self.users_after(ws, after, upto).await?;
-            let Some((last, _)) = users.last() else { break };
-            after = *last;
-            let changes: Vec<Change> = users
-                .into_iter()
-                .map(|(uid, user)| Change::Upsert {
-                    workspace: ws,
-                    uid,
-                    user: Box::new(user),
-                })
-                .collect();
-            index.apply(&changes);
-        }
-        Ok(())
-    }
-
-    /// A page of users with ids in `(after, upto]`, in id order, with their
-    /// attributes.
-    async fn users_after(
-        &self,
-        ws: i64,
-        after: i64,
-        upto: i64,
-    ) -> Result<Vec<(i64, User)>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND id > $2 AND id <= $3 ORDER BY id LIMIT {PAGE}"
+            "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND id > $2 AND id <= $3"
         ))
         .bind(ws)
         .bind(after)
         .bind(upto)
         .fetch_all(&self.pool)
         .await?;
-        let users = rows.iter().map(user_row).collect::<Result<Vec<_>, _>>()?;
-        let Some(last) = users.last().map(|u| u.uid) else {
-            return Ok(Vec::new());
-        };
         let attrs = sqlx::query(
             "SELECT uid, name, type, value, source, updated_at FROM attributes
              WHERE workspace_id = $1 AND uid > $2 AND uid <= $3",
         )
         .bind(ws)
         .bind(after)
-        .bind(last)
+        .bind(upto)
         .fetch_all(&self.pool)
         .await?;
         let mut by_uid: HashMap<i64, Vec<AttrRow>> = HashMap::new();
         for r in &attrs {
-            let uid: i64 = sqlx::Row::try_get(r, "uid")?;
-            by_uid.entry(uid).or_default().push(attr_row(r)?);
+            by_uid
+                .entry(r.try_get("uid")?)
+                .or_default()
+                .push(attr_row(r)?);
         }
-        users
-            .iter()
-            .map(|u| {
-                let attrs = by_uid.get(&u.uid).map(Vec::as_slice).unwrap_or(&[]);
-                Ok((u.uid, u.to_user(attrs)?))
-            })
-            .collect()
+        let mut changes = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let u = user_row(r)?;
+            let attrs = by_uid.get(&u.uid).map(Vec::as_slice).unwrap_or(&[]);
+            changes.push(Change::Upsert {
+                workspace: ws,
+                uid: u.uid,
+                user: Box::new(u.to_user(attrs)?),
+            });
+        }
+        index.apply(&changes);
+        Ok(())
     }
 }

@@ -87,6 +87,14 @@ impl UserRow {
             .collect::<Result<Vec<_>, _>>()?;
         attributes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(User {
+            attributes,
+            ..self.natives()
+        })
+    }
+
+    /// The native fields alone (no attributes).
+    pub fn natives(&self) -> User {
+        User {
             jimer_id: self.jimer_id.clone(),
             user_id: self.user_id.clone(),
             name: self.name.clone(),
@@ -97,8 +105,8 @@ impl UserRow {
             sessions: self.sessions,
             created: to_time(self.created),
             tags: self.tags.clone(),
-            attributes,
-        })
+            attributes: Vec::new(),
+        }
     }
 }
 
