@@ -245,6 +245,10 @@ fn fits(column: &Column, v: &AttrValue) -> bool {
     )
 }
 
+/// A user read from the database for the index: users.id, the native
+/// fields, and the attributes apart.
+pub type Loaded = (i64, User, Vec<(String, AttrValue)>);
+
 /// A change the writer committed, for the index.
 #[derive(Clone, Debug)]
 pub enum Change {
@@ -315,7 +319,7 @@ impl SegmentIndex {
 
     /// Puts users read from the database in, but not those the writer
     /// changed since the load began (the index has them newer).
-    pub fn load(&self, workspace: i64, users: &[(i64, User, Vec<(String, AttrValue)>)]) {
+    pub fn load(&self, workspace: i64, users: &[Loaded]) {
         let mut all = self.workspaces.write().unwrap_or_else(|p| p.into_inner());
         let changed = lock(&self.changed_while_loading);
         let index = all.entry(workspace).or_default();

@@ -3,8 +3,7 @@
 use super::users::{attr_row, user_row, AttrRow, USER_COLUMNS};
 use super::{to_time, Store, StoreError};
 use crate::model::attribute::{AttrType, AttrValue};
-use crate::model::profile::User;
-use crate::server::index::{Change, SegmentIndex};
+use crate::server::index::{Change, Loaded, SegmentIndex};
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -13,9 +12,6 @@ use std::time::Instant;
 
 /// Users read per page.
 const PAGE: i64 = 20_000;
-
-/// A user as the index takes it: native fields, and attributes apart.
-type Loaded = (i64, User, Vec<(String, AttrValue)>);
 
 impl Store {
     /// Gives the store an empty segment index that the writer keeps in step
