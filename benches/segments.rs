@@ -228,8 +228,14 @@ async fn run_server(
         ("USERDECK_SEGMENT_INDEX", if index { "on" } else { "off" }),
     ];
     let server = Server::start(bin, db_url, dir, &envs).await;
-    let load = load_average();
     let mut mine = Vec::new();
+    if index {
+        let waited = server.wait_for_index().await;
+        mine.push(format!(
+            "served at once; the index was ready {waited:.1} s later"
+        ));
+    }
+    let load = load_average();
     for line in server.log_lines("segment index: ") {
         if let Some((_, what)) = line.split_once("segment index: ") {
             if what.contains("loaded") {

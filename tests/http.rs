@@ -462,7 +462,18 @@ async fn healthz_answers_without_a_key() {
         let res = api
             .send(Request::get("/healthz").body(Body::empty()).unwrap())
             .await;
-        res.expect(StatusCode::OK, "GET /healthz");
+        let body = res.expect(StatusCode::OK, "GET /healthz").json;
+        let index = if db.store.index.is_some() {
+            "ready"
+        } else {
+            "off"
+        };
+        assert_eq!(
+            body,
+            json!({"status": "ok", "segment_index": index}),
+            "[{}]",
+            db.name
+        );
     }
 }
 

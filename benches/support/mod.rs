@@ -167,6 +167,26 @@ impl Server {
         Some(kb >> 10)
     }
 
+    /// Waits until /healthz says the segment index is ready; answers the
+    /// seconds waited.
+    pub async fn wait_for_index(&self) -> f64 {
+        let started = Instant::now();
+        let http = reqwest::Client::new();
+        loop {
+            let ready = match http.get(format!("{}/healthz", self.base)).send().await {
+                Ok(r) => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .is_ok_and(|j| j["segment_index"] == "ready"),
+                Err(_) => false,
+            };
+            if ready {
+                return started.elapsed().as_secs_f64();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Log lines that contain `needle`.
     pub fn log_lines(&self, needle: &str) -> Vec<String> {
         std::fs::read_to_string(&self.log)

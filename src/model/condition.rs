@@ -790,55 +790,140 @@ pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> boo
     }
 }
 
-/// `rule` for a number, or a date as milliseconds since the epoch (`date`):
-/// a plain function of the value, so the segment index runs it over a
-/// column without building values.
+/// `rule` for a number, or a date as milliseconds since the epoch (`date`).
 pub fn number_rule(op: Op, operand: &Operand, x: f64, date: bool, now: i64) -> bool {
-    match (op, operand) {
-        (Op::IsSet, _) => true,
-        (Op::IsNotSet, _) => false,
-        (Op::Is | Op::IsNot, o) => {
-            let same = match o {
-                Operand::Num(y) if !date => x == *y,
-                Operand::Instant(y) if date => {
-                    (x as i64).div_euclid(DAY_MS) == y.div_euclid(DAY_MS)
+    NumTest::of(op, operand, date, now).passes(x)
+}
+
+/// A rule on numbers or dates as a test of the value alone, decided once per
+/// rule: the segment index runs it over a whole column.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NumTest<'a> {
+    Always(bool),
+    /// `lo <= x <= hi` (or `<` where open), or its negation.
+    Within {
+        lo: f64,
+        lo_open: bool,
+        hi: f64,
+        hi_open: bool,
+        negate: bool,
+    },
+    /// One of the values, or none of them.
+    OneOf {
+        values: &'a [f64],
+        negate: bool,
+    },
+}
+
+impl<'a> NumTest<'a> {
+    pub fn of(op: Op, operand: &'a Operand, date: bool, now: i64) -> NumTest<'a> {
+        let within = |lo: f64, lo_open: bool, hi: f64, hi_open: bool| NumTest::Within {
+            lo,
+            lo_open,
+            hi,
+            hi_open,
+            negate: false,
+        };
+        let inf = f64::INFINITY;
+        let day = DAY_MS as f64;
+        let now_ms = now as f64;
+        let test = match (op, operand) {
+            (Op::IsSet, _) => NumTest::Always(true),
+            (Op::IsNotSet, _) => NumTest::Always(false),
+            (Op::Is | Op::IsNot, Operand::Num(y)) if !date => within(*y, false, *y, false),
+            // The same day (UTC) as the instant.
+            (Op::Is | Op::IsNot, Operand::Instant(y)) if date => {
+                let start = (y.div_euclid(DAY_MS) * DAY_MS) as f64;
+                within(start, false, start + day, true)
+            }
+            (Op::Is | Op::IsNot, _) => NumTest::Always(false),
+            (Op::In | Op::NotIn, Operand::Nums(l)) => NumTest::OneOf {
+                values: l,
+                negate: false,
+            },
+            (Op::In | Op::NotIn, _) => NumTest::Always(false),
+            // Neither text nor a list: contains nothing, and is not empty.
+            (Op::Contains | Op::NotContains, Operand::Text(_)) => {
+                NumTest::Always(op == Op::NotContains)
+            }
+            (Op::Gt | Op::Gte | Op::Lt | Op::Lte, o) => {
+                let y = match o {
+                    Operand::Num(y) => *y,
+                    Operand::Instant(y) => *y as f64,
+                    _ => return NumTest::Always(false),
+                };
+                match op {
+                    Op::Gt => within(y, true, inf, false),
+                    Op::Gte => within(y, false, inf, false),
+                    Op::Lt => within(-inf, false, y, true),
+                    _ => within(-inf, false, y, false),
                 }
-                _ => false,
-            };
-            same == (op == Op::Is)
-        }
-        (Op::In | Op::NotIn, o) => {
-            let found = matches!(o, Operand::Nums(l) if l.contains(&x));
-            found == (op == Op::In)
-        }
-        // Neither text nor a list: contains nothing, and is not empty.
-        (Op::Contains | Op::NotContains, Operand::Text(_)) => op == Op::NotContains,
-        (Op::Gt | Op::Gte | Op::Lt | Op::Lte, o) => {
-            let y = match o {
-                Operand::Num(y) => *y,
-                Operand::Instant(y) => *y as f64,
-                _ => return false,
-            };
-            match op {
-                Op::Gt => x > y,
-                Op::Gte => x >= y,
-                Op::Lt => x < y,
-                _ => x <= y,
             }
-        }
-        (Op::Between, Operand::Range(lo, hi)) => *lo <= x && x <= *hi,
-        (Op::DaysAgoGt | Op::DaysAgoLt | Op::DaysAgoEq | Op::DaysAheadLt, Operand::Days(d)) => {
-            let at = x as i64;
-            match op {
-                Op::DaysAgoGt => at < now - d * DAY_MS,
-                Op::DaysAgoLt => at > now - d * DAY_MS && at <= now,
-                Op::DaysAgoEq => at <= now && (now - at).div_euclid(DAY_MS) == *d,
-                _ => at >= now && at < now + d * DAY_MS,
+            (Op::Between, Operand::Range(lo, hi)) => within(*lo, false, *hi, false),
+            (Op::DaysAgoGt, Operand::Days(d)) => {
+                within(-inf, false, now_ms - *d as f64 * day, true)
             }
+            (Op::DaysAgoLt, Operand::Days(d)) => {
+                within(now_ms - *d as f64 * day, true, now_ms, false)
+            }
+            // Whole days since: d <= (now - at) / day < d + 1.
+            (Op::DaysAgoEq, Operand::Days(d)) if *d >= 0 => within(
+                now_ms - (*d + 1) as f64 * day,
+                true,
+                now_ms - *d as f64 * day,
+                false,
+            ),
+            (Op::DaysAheadLt, Operand::Days(d)) => {
+                within(now_ms, false, now_ms + *d as f64 * day, true)
+            }
+            (Op::ContainsAll, Operand::Texts(l)) => NumTest::Always(l.is_empty()),
+            (Op::IsEmpty | Op::IsNotEmpty, _) => NumTest::Always(op == Op::IsNotEmpty),
+            _ => NumTest::Always(false),
+        };
+        match (op, test) {
+            (
+                Op::IsNot | Op::NotIn,
+                NumTest::Within {
+                    lo,
+                    lo_open,
+                    hi,
+                    hi_open,
+                    ..
+                },
+            ) => NumTest::Within {
+                lo,
+                lo_open,
+                hi,
+                hi_open,
+                negate: true,
+            },
+            (Op::IsNot | Op::NotIn, NumTest::OneOf { values, .. }) => NumTest::OneOf {
+                values,
+                negate: true,
+            },
+            (Op::IsNot | Op::NotIn, NumTest::Always(b)) => NumTest::Always(!b),
+            (_, t) => t,
         }
-        (Op::ContainsAll, Operand::Texts(l)) => l.is_empty(),
-        (Op::IsEmpty | Op::IsNotEmpty, _) => op == Op::IsNotEmpty,
-        _ => false,
+    }
+
+    /// Whether the value `x` passes.
+    #[inline]
+    pub fn passes(&self, x: f64) -> bool {
+        match self {
+            NumTest::Always(b) => *b,
+            NumTest::Within {
+                lo,
+                lo_open,
+                hi,
+                hi_open,
+                negate,
+            } => {
+                let above = if *lo_open { x > *lo } else { x >= *lo };
+                let below = if *hi_open { x < *hi } else { x <= *hi };
+                (above && below) != *negate
+            }
+            NumTest::OneOf { values, negate } => values.contains(&x) != *negate,
+        }
     }
 }
 

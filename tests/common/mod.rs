@@ -70,11 +70,22 @@ pub async fn sqlite_indexed() -> TestDb {
     db
 }
 
-/// Every database the tests run on here: SQLite with and without the
-/// segment index, and PostgreSQL when configured.
+/// Every database the tests run on here: SQLite and, when configured,
+/// PostgreSQL, each with and without the segment index.
 pub async fn databases() -> Vec<TestDb> {
     let mut dbs = vec![sqlite().await, sqlite_indexed().await];
-    dbs.extend(postgres().await);
+    if let Some(pg) = postgres().await {
+        dbs.push(pg);
+        if let Some(mut indexed) = postgres().await {
+            indexed
+                .store
+                .load_index()
+                .await
+                .expect("load the segment index");
+            indexed.name = "postgres+index";
+            dbs.push(indexed);
+        }
+    }
     dbs
 }
 

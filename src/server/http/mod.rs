@@ -125,9 +125,14 @@ pub fn router(state: AppState) -> Router {
 
 async fn healthz(State(state): State<AppState>) -> Response {
     if state.store.ping().await {
+        let index = match &state.store.index {
+            None => "off",
+            Some(i) if i.is_ready() => "ready",
+            Some(_) => "loading",
+        };
         (
             StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok"})),
+            axum::Json(serde_json::json!({"status": "ok", "segment_index": index})),
         )
             .into_response()
     } else {

@@ -8,7 +8,7 @@
 //! that have a value, for the rules that match users without one.
 
 use crate::model::attribute::AttrValue;
-use crate::model::condition::{number_rule, rule, Op, Operand};
+use crate::model::condition::{rule, NumTest, Op, Operand};
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 
@@ -86,10 +86,12 @@ pub struct Arena {
 #[derive(Debug)]
 pub enum Values {
     Coded(Coded),
-    /// NaN for no value (attribute numbers are finite).
-    Number(Vec<f64>),
-    /// Milliseconds since the epoch; i64::MIN for no value.
-    Date(Vec<i64>),
+    /// Numbers, or dates as milliseconds since the epoch (`date`); NaN for
+    /// no value (attribute numbers are finite).
+    Number {
+        values: Vec<f64>,
+        date: bool,
+    },
     Arena(Arena),
 }
 
@@ -104,10 +106,16 @@ impl Column {
         Column::new(Values::Coded(Coded::default()))
     }
     pub fn number() -> Column {
-        Column::new(Values::Number(Vec::new()))
+        Column::new(Values::Number {
+            values: Vec::new(),
+            date: false,
+        })
     }
     pub fn date() -> Column {
-        Column::new(Values::Date(Vec::new()))
+        Column::new(Values::Number {
+            values: Vec::new(),
+            date: true,
+        })
     }
     pub fn arena() -> Column {
         Column::new(Values::Arena(Arena::default()))
@@ -143,27 +151,16 @@ impl Column {
                 has = code != NONE;
                 c.codes[i] = code;
             }
-            Values::Number(n) => {
-                if n.len() <= i {
-                    n.resize(i + 1, f64::NAN);
+            Values::Number { values, date } => {
+                if values.len() <= i {
+                    values.resize(i + 1, f64::NAN);
                 }
-                n[i] = match v {
-                    Some(AttrValue::Number(x)) => *x,
+                values[i] = match (v, *date) {
+                    (Some(AttrValue::Number(x)), false) => *x,
+                    (Some(AttrValue::Date(d)), true) => d.timestamp_millis() as f64,
                     _ => {
                         has = false;
                         f64::NAN
-                    }
-                };
-            }
-            Values::Date(d) => {
-                if d.len() <= i {
-                    d.resize(i + 1, i64::MIN);
-                }
-                d[i] = match v {
-                    Some(AttrValue::Date(x)) => x.timestamp_millis(),
-                    _ => {
-                        has = false;
-                        i64::MIN
                     }
                 };
             }
@@ -208,12 +205,9 @@ impl Column {
                 }
                 slots_where(c.codes.iter(), |code| *code != NONE && hits[*code as usize])
             }
-            Values::Number(n) => slots_where(n.iter(), |x| {
-                !x.is_nan() && number_rule(op, operand, *x, false, now)
-            }),
-            Values::Date(d) => slots_where(d.iter(), |ms| {
-                *ms != i64::MIN && number_rule(op, operand, *ms as f64, true, now)
-            }),
+            Values::Number { values, date } => {
+                number_slots(values, &NumTest::of(op, operand, *date, now))
+            }
             Values::Arena(a) => slots_where(a.spans.iter(), |(s, e)| {
                 *s != u32::MAX
                     && rule(
@@ -243,8 +237,7 @@ impl Column {
                         * 2
                     + (c.texts.capacity() + c.lists.capacity()) * 40
             }
-            Values::Number(n) => n.capacity() * 8,
-            Values::Date(d) => d.capacity() * 8,
+            Values::Number { values, .. } => values.capacity() * 8,
             Values::Arena(a) => a.bytes.capacity() + a.spans.capacity() * 8,
         };
         values + self.present.serialized_size()
@@ -263,4 +256,28 @@ fn slots_where<T>(
         }
     }
     out
+}
+
+/// The slots whose number passes `test`, one tight loop per kind of test
+/// (a missing value, NaN, fails every comparison and is kept out of the
+/// negated ones).
+fn number_slots(values: &[f64], test: &NumTest<'_>) -> RoaringBitmap {
+    match *test {
+        NumTest::Always(false) => RoaringBitmap::new(),
+        NumTest::Always(true) => slots_where(values.iter(), |x| !x.is_nan()),
+        NumTest::Within {
+            lo,
+            lo_open,
+            hi,
+            hi_open,
+            negate,
+        } => match (lo_open, hi_open, negate) {
+            (false, false, false) => slots_where(values.iter(), |x| *x >= lo && *x <= hi),
+            (true, false, false) => slots_where(values.iter(), |x| *x > lo && *x <= hi),
+            (false, true, false) => slots_where(values.iter(), |x| *x >= lo && *x < hi),
+            (true, true, false) => slots_where(values.iter(), |x| *x > lo && *x < hi),
+            _ => slots_where(values.iter(), |x| !x.is_nan() && test.passes(*x)),
+        },
+        NumTest::OneOf { .. } => slots_where(values.iter(), |x| !x.is_nan() && test.passes(*x)),
+    }
 }

@@ -236,8 +236,8 @@ impl WorkspaceIndex {
 fn fits(column: &Column, v: &AttrValue) -> bool {
     matches!(
         (&column.values, v),
-        (Values::Number(_), AttrValue::Number(_))
-            | (Values::Date(_), AttrValue::Date(_))
+        (Values::Number { date: false, .. }, AttrValue::Number(_))
+            | (Values::Number { date: true, .. }, AttrValue::Date(_))
             | (
                 Values::Coded(_),
                 AttrValue::String(_) | AttrValue::Array(_) | AttrValue::Boolean(_)
