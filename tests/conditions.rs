@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use userdeck::model::attribute::{format_date, AttrType, AttrValue};
 use userdeck::model::condition::{Condition, OPS};
-use userdeck::model::profile::Identify;
+use userdeck::model::profile::{Identify, User};
 use userdeck::model::segment::SegmentInput;
 use userdeck::model::template::{lacking_condition, Template};
 use userdeck::server::store::bulk::{NewAttribute, NewUser};
@@ -264,6 +264,63 @@ async fn users_matching_sql(
     page.users.into_iter().map(|u| u.jimer_id).collect()
 }
 
+/// Every user of the workspace (the tests hold fewer than 1000).
+async fn all_users(store: &Store, ws: i64) -> Vec<User> {
+    store
+        .list_users(
+            ws,
+            &ListQuery {
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .users
+}
+
+/// Checks that the store (count and list) and the evaluator find the same
+/// users for `condition`; panics naming a few users they disagree on.
+/// Answers None for a condition that does not check, else whether it kept
+/// some users but not all.
+async fn agree(
+    store: &Store,
+    ws: i64,
+    everyone: &[User],
+    condition: &Json,
+    now: i64,
+    what: &str,
+) -> Option<bool> {
+    let parsed = Condition::parse(condition).unwrap();
+    let rust = store
+        .check_condition(ws, &parsed, None)
+        .await
+        .unwrap()
+        .ok()?;
+    let want: BTreeSet<String> = everyone
+        .iter()
+        .filter(|u| rust.matches(u, now))
+        .map(|u| u.jimer_id.clone())
+        .collect();
+    let got = users_matching_sql(store, ws, condition, now).await;
+    if got != want {
+        let show = |ids: Vec<&String>| {
+            ids.iter()
+                .map(|j| {
+                    let u = everyone.iter().find(|u| &u.jimer_id == *j).unwrap();
+                    serde_json::to_string(u).unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        panic!(
+            "{what}: the store and the evaluator disagree on\n{condition}\nstore only: {:?}\nevaluator only: {:?}",
+            show(got.difference(&want).take(3).collect()),
+            show(want.difference(&got).take(3).collect())
+        );
+    }
+    Some(!want.is_empty() && want.len() < everyone.len())
+}
+
 #[tokio::test]
 async fn sql_and_the_evaluator_agree_on_random_conditions() {
     let seed = std::env::var("USERDECK_PROPTEST_SEED")
@@ -284,17 +341,7 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
         let now = 1_790_000_000_000 + rng.random_range(0..DAY);
         let users: Vec<NewUser> = (0..300).map(|i| random_user(&mut rng, i, now)).collect();
         s.insert_users(ws, &users).await.unwrap();
-        let everyone = s
-            .list_users(
-                ws,
-                &ListQuery {
-                    limit: 1000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .users;
+        let everyone = all_users(s, ws).await;
         assert_eq!(everyone.len(), 300);
 
         // Saved segments for conditions to refer to (the second uses the first).
@@ -312,37 +359,12 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
         let (mut checked, mut matched) = (0, 0);
         for case in 0..cases {
             let condition = random_condition(&mut rng, now, 0, &segments);
-            let parsed = Condition::parse(&condition).unwrap();
-            let Ok(rust) = s.check_condition(ws, &parsed, None).await.unwrap() else {
+            let what = format!("{n}, seed {seed}, case {case}");
+            let Some(some) = agree(s, ws, &everyone, &condition, now, &what).await else {
                 continue;
             };
             checked += 1;
-            let want: BTreeSet<String> = everyone
-                .iter()
-                .filter(|u| rust.matches(u, now))
-                .map(|u| u.jimer_id.clone())
-                .collect();
-            let got = users_matching_sql(s, ws, &condition, now).await;
-            if !want.is_empty() && want.len() < everyone.len() {
-                matched += 1;
-            }
-            if got != want {
-                let only_sql: Vec<_> = got.difference(&want).take(3).collect();
-                let only_rust: Vec<_> = want.difference(&got).take(3).collect();
-                let show = |ids: &[&String]| {
-                    ids.iter()
-                        .map(|j| {
-                            let u = everyone.iter().find(|u| &u.jimer_id == *j).unwrap();
-                            serde_json::to_string(u).unwrap()
-                        })
-                        .collect::<Vec<_>>()
-                };
-                panic!(
-                    "{n}, seed {seed}, case {case}: SQL and the evaluator disagree on\n{condition}\nSQL only: {:?}\nevaluator only: {:?}",
-                    show(&only_sql),
-                    show(&only_rust)
-                );
-            }
+            matched += usize::from(some);
         }
         println!("{n}: {checked} conditions agreed ({matched} matched some users but not all)");
 
@@ -407,33 +429,11 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
             writes += ops.len();
             writer.write_many(ops).await;
         }
-        let everyone = s
-            .list_users(
-                ws,
-                &ListQuery {
-                    limit: 1000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .users;
+        let everyone = all_users(s, ws).await;
         for case in 0..cases / 4 {
             let condition = random_condition(&mut rng, now, 0, &segments);
-            let parsed = Condition::parse(&condition).unwrap();
-            let Ok(rust) = s.check_condition(ws, &parsed, None).await.unwrap() else {
-                continue;
-            };
-            let want: BTreeSet<String> = everyone
-                .iter()
-                .filter(|u| rust.matches(u, now))
-                .map(|u| u.jimer_id.clone())
-                .collect();
-            let got = users_matching_sql(s, ws, &condition, now).await;
-            assert_eq!(
-                got, want,
-                "{n}, seed {seed}, case {case} after {writes} writes: disagreement on\n{condition}"
-            );
+            let what = format!("{n}, seed {seed}, case {case} after {writes} writes");
+            agree(s, ws, &everyone, &condition, now, &what).await;
         }
         println!(
             "{n}: {} users after {writes} random writes and deletes agreed",
