@@ -41,7 +41,70 @@ pub struct Coded {
     texts: HashMap<String, u32>,
     lists: HashMap<Vec<String>, u32>,
     bools: [Option<u32>; 2],
-    codes: Vec<u32>,
+    codes: Codes,
+}
+
+/// Each slot's code: two bytes while the dictionary has fewer than 65,535
+/// values (most attributes: plans, countries, roles), four after.
+#[derive(Debug)]
+enum Codes {
+    Narrow(Vec<u16>),
+    Wide(Vec<u32>),
+}
+
+/// A slot with no value in a narrow column.
+const NARROW_NONE: u16 = u16::MAX;
+
+impl Default for Codes {
+    fn default() -> Self {
+        Codes::Narrow(Vec::new())
+    }
+}
+
+impl Codes {
+    fn set(&mut self, i: usize, code: u32) {
+        if let Codes::Narrow(narrow) = self {
+            if code != NONE && code >= u32::from(NARROW_NONE) {
+                let wide = narrow
+                    .iter()
+                    .map(|c| {
+                        if *c == NARROW_NONE {
+                            NONE
+                        } else {
+                            u32::from(*c)
+                        }
+                    })
+                    .collect();
+                *self = Codes::Wide(wide);
+            }
+        }
+        match self {
+            Codes::Narrow(n) => {
+                if n.len() <= i {
+                    n.resize(i + 1, NARROW_NONE);
+                }
+                // Below NARROW_NONE here (wider codes widened the column).
+                n[i] = if code == NONE {
+                    NARROW_NONE
+                } else {
+                    code as u16
+                };
+            }
+            Codes::Wide(w) => {
+                if w.len() <= i {
+                    w.resize(i + 1, NONE);
+                }
+                w[i] = code;
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Codes::Narrow(n) => n.capacity() * 2,
+            Codes::Wide(w) => w.capacity() * 4,
+        }
+    }
 }
 
 impl Coded {
@@ -144,12 +207,9 @@ impl Column {
         let mut has = v.is_some();
         match &mut self.values {
             Values::Coded(c) => {
-                if c.codes.len() <= i {
-                    c.codes.resize(i + 1, NONE);
-                }
                 let code = v.map_or(NONE, |v| c.code_of(v));
                 has = code != NONE;
-                c.codes[i] = code;
+                c.codes.set(i, code);
             }
             Values::Number { values, date } => {
                 if values.len() <= i {
@@ -203,7 +263,14 @@ impl Column {
                 if !hits.iter().any(|h| *h) {
                     return RoaringBitmap::new();
                 }
-                slots_where(c.codes.iter(), |code| *code != NONE && hits[*code as usize])
+                match &c.codes {
+                    Codes::Narrow(n) => slots_where(n.iter(), |code| {
+                        *code != NARROW_NONE && hits[usize::from(*code)]
+                    }),
+                    Codes::Wide(w) => {
+                        slots_where(w.iter(), |code| *code != NONE && hits[*code as usize])
+                    }
+                }
             }
             Values::Number { values, date } => {
                 number_slots(values, &NumTest::of(op, operand, *date, now))
@@ -225,7 +292,7 @@ impl Column {
     pub fn heap_bytes(&self) -> usize {
         let values = match &self.values {
             Values::Coded(c) => {
-                c.codes.capacity() * 4
+                c.codes.heap_bytes()
                     + c.values
                         .iter()
                         .map(|k| match k {
@@ -280,5 +347,39 @@ fn number_slots(values: &[f64], test: &NumTest<'_>) -> RoaringBitmap {
             _ => slots_where(values.iter(), |x| !x.is_nan() && test.passes(*x)),
         },
         NumTest::OneOf { .. } => slots_where(values.iter(), |x| !x.is_nan() && test.passes(*x)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is(c: &Column, text: &str) -> Vec<u32> {
+        c.matching(Op::Is, &Operand::Text(text.into()), true, 0)
+            .iter()
+            .collect()
+    }
+
+    #[test]
+    fn a_dictionary_past_65534_values_widens_and_keeps_every_code() {
+        let mut c = Column::coded();
+        for slot in 0..70_000u32 {
+            c.set(slot, Some(&AttrValue::String(format!("v{}", slot % 66_000))));
+        }
+        c.set(5, None);
+        let Values::Coded(coded) = &c.values else {
+            panic!("a coded column")
+        };
+        assert!(matches!(coded.codes, Codes::Wide(_)));
+        assert_eq!(is(&c, "v65999"), [65_999]);
+        assert_eq!(is(&c, "v10"), [10, 66_010]);
+        assert_eq!(is(&c, "v5"), [66_005], "slot 5 was cleared");
+        assert_eq!(c.present.len(), 69_999);
+        let mut small = Column::coded();
+        small.set(3, Some(&AttrValue::Boolean(true)));
+        let Values::Coded(coded) = &small.values else {
+            panic!("a coded column")
+        };
+        assert!(matches!(coded.codes, Codes::Narrow(_)));
     }
 }
