@@ -364,7 +364,10 @@ mod tests {
     fn a_dictionary_past_65534_values_widens_and_keeps_every_code() {
         let mut c = Column::coded();
         for slot in 0..70_000u32 {
-            c.set(slot, Some(&AttrValue::String(format!("v{}", slot % 66_000))));
+            c.set(
+                slot,
+                Some(&AttrValue::String(format!("v{}", slot % 66_000))),
+            );
         }
         c.set(5, None);
         let Values::Coded(coded) = &c.values else {
