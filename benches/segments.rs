@@ -16,7 +16,8 @@
 //! `benches/reference/segment_counts.py` counts the same conditions on the same
 //! data with two plain designs: SQLite with one JSON column (`json_extract`)
 //! and a DuckDB columnar table. Every engine must find the same counts; the
-//! table says when one does not.
+//! table says when one does not. Last, write throughput with the index on
+//! and off: identify and batch calls on fresh copies of the demo file.
 //!
 //! Knobs (environment):
 //!   USERDECK_BIN           server binary (default target/release/userdeck)
@@ -24,6 +25,9 @@
 //!   USERDECK_BENCH_RUNS    timed requests per condition (default 5)
 //!   USERDECK_BENCH_PYTHON  Python with `duckdb` (default target/bench/venv/bin/python
 //!                          when present, else python3; `pip install duckdb`)
+//!   USERDECK_BENCH_WRITE_PAIRS    write runs with the index on and off, in turn (default
+//!                          2; 0 skips them), each on a fresh copy of the demo file
+//!   USERDECK_BENCH_WRITE_SECONDS  measured identify seconds per write run (default 10)
 //!   USERDECK_BENCH_PG_LOAD how an empty PostgreSQL is filled: `copy` (default: the
 //!                          SQLite rows, so both hold the same users) or `demo`
 //!                          (`userdeck demo` against PostgreSQL: demo times are
@@ -39,7 +43,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
-use support::{machine, Server};
+use support::{load, machine, Server};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -272,6 +276,101 @@ async fn run_server(
         load,
     };
     (engine, notes)
+}
+
+// ---------------------------------------------------------------------------
+// Writes with the index on and off
+
+/// One write run on a fresh copy of the demo database.
+struct WriteRun {
+    index: bool,
+    identify: load::IdentifyResult,
+    /// Attribute writes/s of a batch pass creating users.
+    batch: f64,
+}
+
+/// Identify calls (16 keep-alive clients, half new users, half updates) and
+/// a pass of batch calls creating 20,000 users, on a copy of the demo
+/// database (the counted file stays as it was), with the index on and off
+/// in turn. The index is loaded before the writes start.
+async fn write_runs(b: &Bench<'_>, db: &Path, key: &str, pairs: usize) -> Vec<WriteRun> {
+    let copy = b.dir.join("writes.db");
+    let url = format!("sqlite://{}", copy.display());
+    let seconds: f64 = env_or("USERDECK_BENCH_WRITE_SECONDS", 10.0);
+    let remove_copy = || {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", copy.display()));
+        }
+    };
+    let mut out = Vec::new();
+    for _ in 0..pairs {
+        for index in [true, false] {
+            remove_copy();
+            std::fs::copy(db, &copy).expect("copy the demo database");
+            let envs = [
+                ("RUST_LOG", "warn,userdeck=info"),
+                ("USERDECK_SEGMENT_INDEX", if index { "on" } else { "off" }),
+            ];
+            let server = Server::start(b.bin, &url, b.dir, &envs).await;
+            if index {
+                server.wait_for_index().await;
+            }
+            eprintln!("writes, index {} ...", if index { "on" } else { "off" });
+            let identify =
+                load::identify_run(&server.base, key, server.pid(), 16, 2.0, seconds).await;
+            let batch = load::batch_run(&server.base, key, server.pid(), 4, 20_000, 0, None).await;
+            server.stop();
+            out.push(WriteRun {
+                index,
+                identify,
+                batch: batch.attr_writes_per_sec,
+            });
+        }
+    }
+    remove_copy();
+    out
+}
+
+fn print_writes(runs: &[WriteRun], users: u64) {
+    println!("\nwrites on a copy of the {users} users (the index loaded first), in turn:");
+    println!(
+        "{:<6} | {:>10} {:>7} {:>7} | {:>24}",
+        "index", "identify/s", "p50 ms", "p99 ms", "batch attribute writes/s"
+    );
+    for r in runs {
+        println!(
+            "{:<6} | {:>10.0} {:>7.1} {:>7.1} | {:>24.0}",
+            if r.index { "on" } else { "off" },
+            r.identify.per_sec,
+            r.identify.p50_ms,
+            r.identify.p99_ms,
+            r.batch
+        );
+    }
+    let median = |index: bool, f: fn(&WriteRun) -> f64| {
+        let mut v: Vec<f64> = runs.iter().filter(|r| r.index == index).map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        // The lower middle of an even count.
+        v.get(v.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let change = |f: fn(&WriteRun) -> f64| {
+        let (on, off) = (median(true, f), median(false, f));
+        format!("{on:.0} vs {off:.0} ({:+.1}%)", (on / off - 1.0) * 100.0)
+    };
+    println!(
+        "index on vs off (medians): identify/s {}; batch attribute writes/s {}",
+        change(|r| r.identify.per_sec),
+        change(|r| r.batch)
+    );
+    for r in runs.iter().filter(|r| r.identify.errors > 0) {
+        println!(
+            "  {} identify errors, first: {}",
+            r.identify.errors,
+            r.identify.first_error.as_deref().unwrap_or("?")
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -640,7 +739,7 @@ fn main() -> ExitCode {
         conds: &cond_json,
         runs,
     };
-    let (mut engines, pg_line) = rt.block_on(async {
+    let (mut engines, pg_line, writes) = rt.block_on(async {
         sqlx::any::install_default_drivers();
         let key = secret_key(&url).await;
         let mut engines = Vec::new();
@@ -674,7 +773,9 @@ fn main() -> ExitCode {
                 Err(e) => pg_line = Some(format!("PostgreSQL skipped: {e}")),
             }
         }
-        (engines, pg_line)
+        let pairs: usize = env_or("USERDECK_BENCH_WRITE_PAIRS", 2);
+        let writes = write_runs(&bench, &db, &key, pairs).await;
+        (engines, pg_line, writes)
     });
 
     // The references count each condition at the instant the SQLite
@@ -825,6 +926,9 @@ fn main() -> ExitCode {
         for m in &mismatches {
             println!("  {m}");
         }
+    }
+    if !writes.is_empty() {
+        print_writes(&writes, users);
     }
     ExitCode::SUCCESS
 }

@@ -21,7 +21,7 @@ use userdeck::model::segment::SegmentInput;
 use userdeck::model::template::{lacking_condition, Template};
 use userdeck::server::store::bulk::{NewAttribute, NewUser};
 use userdeck::server::store::list::ListQuery;
-use userdeck::server::store::users::UserKey;
+use userdeck::server::store::users::{UserKey, Who};
 use userdeck::server::store::writer::{WriteOp, Writer};
 use userdeck::server::store::Store;
 
@@ -318,7 +318,75 @@ async fn agree(
             show(want.difference(&got).take(3).collect())
         );
     }
+    let count = store.count_checked(ws, rust.clone(), now).await.unwrap();
+    assert_eq!(
+        count,
+        want.len() as i64,
+        "{what}: the count of\n{condition}"
+    );
+    if let Some(index) = store.index.as_deref().filter(|i| i.is_ready()) {
+        // Each user's own decision (a user's segments) from their slot.
+        let uids: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, jimer_id FROM users WHERE workspace_id = $1")
+                .bind(ws)
+                .fetch_all(&store.pool)
+                .await
+                .unwrap();
+        let one_by_one: BTreeSet<String> = index.read(ws, |w| {
+            uids.iter()
+                .filter(|(uid, _)| w.slot(*uid).is_some_and(|s| w.decide(s, rust.root(), now)))
+                .map(|(_, j)| j.clone())
+                .collect()
+        });
+        assert_eq!(
+            one_by_one, want,
+            "{what}: the index's decision user by user on\n{condition}"
+        );
+    }
     Some(!want.is_empty() && want.len() < everyone.len())
+}
+
+/// Each user's saved segments (`segments_of`: the index when it is ready)
+/// are those whose condition the evaluator says they match.
+async fn segments_agree(store: &Store, ws: i64, everyone: &[User], now: i64, what: &str) {
+    let saved = store.segments(ws).await.unwrap();
+    let mut checked = Vec::new();
+    for s in &saved {
+        if let Ok(c) = store.check_condition(ws, &s.condition, None).await.unwrap() {
+            checked.push((s.name.clone(), c));
+        }
+    }
+    let mut memberships = 0;
+    for u in everyone {
+        let want: Vec<String> = checked
+            .iter()
+            .filter(|(_, c)| c.matches(u, now))
+            .map(|(name, _)| name.clone())
+            .collect();
+        let got: Vec<String> = store
+            .segments_of(ws, Who::JimerId(&u.jimer_id), now)
+            .await
+            .unwrap()
+            .expect("a stored user")
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(got, want, "{what}: the segments of {}", u.jimer_id);
+        memberships += want.len();
+    }
+    assert!(
+        store
+            .segments_of(ws, Who::JimerId("j_nobody"), now)
+            .await
+            .unwrap()
+            .is_none(),
+        "{what}: no segments for an unknown user"
+    );
+    println!(
+        "{what}: {} users' segments agreed ({memberships} memberships of {} segments)",
+        everyone.len(),
+        saved.len()
+    );
 }
 
 #[tokio::test]
@@ -367,6 +435,7 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
             matched += usize::from(some);
         }
         println!("{n}: {checked} conditions agreed ({matched} matched some users but not all)");
+        segments_agree(s, ws, &everyone, now, n).await;
 
         // Who lacks a template variable: SQL (the editor's coverage figures)
         // and the renderer (what each user sees) agree.
@@ -439,6 +508,7 @@ async fn sql_and_the_evaluator_agree_on_random_conditions() {
             "{n}: {} users after {writes} random writes and deletes agreed",
             everyone.len()
         );
+        segments_agree(s, ws, &everyone, now, &format!("{n} after writes")).await;
     }
 }
 

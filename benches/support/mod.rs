@@ -2,6 +2,8 @@
 //! server they start and stop.
 #![allow(dead_code)]
 
+pub mod load;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

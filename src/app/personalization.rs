@@ -321,12 +321,11 @@ pub async fn template_coverage(
         let state = state.clone();
         async move {
             let c = Condition::parse(&c).map_err(|e| ServerFnError::new(e.to_string()))?;
-            let f = state
+            state
                 .store
-                .filter(ws, &c, now)
+                .count_where(ws, &c, now)
                 .await
-                .map_err(|e| ServerFnError::new(e.to_string()))?;
-            Ok::<_, ServerFnError>(state.store.count_matching(&f).await?)
+                .map_err(|e| ServerFnError::new(e.to_string()))
         }
     };
     let total = count(scoped(json!({"all": []}))).await?;

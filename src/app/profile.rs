@@ -66,8 +66,9 @@ pub async fn load_profile(jimer_id: String) -> Result<Option<ProfileView>, Serve
     let now = chrono::Utc::now().timestamp_millis();
     let segments = state
         .store
-        .segments_of(account.workspace_id, &u, now)
+        .segments_of(account.workspace_id, Who::JimerId(&jimer_id), now)
         .await?
+        .unwrap_or_default()
         .into_iter()
         .map(|s| (s.id, s.icon, s.name))
         .collect();

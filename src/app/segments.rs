@@ -36,14 +36,11 @@ pub async fn list_segments() -> Result<Vec<SegmentRow>, ServerFnError> {
     let now = crate::server::store::now_ms();
     let mut rows = Vec::new();
     for s in state.store.segments(ws).await? {
-        let count = match state.store.segment_filter(ws, s.id, now).await {
-            Ok(f) => state
-                .store
-                .count_matching(&f)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+        let count = state
+            .store
+            .count_where(ws, &s.condition, now)
+            .await
+            .map_err(|e| e.to_string());
         rows.push(SegmentRow {
             id: s.id,
             name: s.name,

@@ -201,20 +201,16 @@ pub async fn segments(
     JsonBody(body): JsonBody,
 ) -> Result<Json<Json_>, ApiError> {
     let (v, _) = visitor(&state, &body).await?;
-    let segments = match state
+    // Not registered yet: in no segment.
+    let segments = state
         .store
-        .user(v.workspace.id, Who::JimerId(&v.jimer_id))
+        .segments_of(
+            v.workspace.id,
+            Who::JimerId(&v.jimer_id),
+            crate::server::store::now_ms(),
+        )
         .await?
-    {
-        Some(user) => {
-            state
-                .store
-                .segments_of(v.workspace.id, &user, crate::server::store::now_ms())
-                .await?
-        }
-        // Not registered yet: in no segment.
-        None => Vec::new(),
-    };
+        .unwrap_or_default();
     Ok(Json(json!({
         "segments": segments.iter().map(|s| json!({"id": s.id, "name": s.name})).collect::<Vec<_>>()
     })))

@@ -123,8 +123,7 @@ pub async fn count(
             ))
         }
     };
-    let filter = state.store.filter(ws.id, &condition, now_ms()).await?;
-    let count = state.store.count_matching(&filter).await?;
+    let count = state.store.count_where(ws.id, &condition, now_ms()).await?;
     Ok(Json(json!({ "count": count })))
 }
 
@@ -158,12 +157,11 @@ pub async fn of_user(
     SecretKey(ws): SecretKey,
     Path(user_id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = state
+    let segments = state
         .store
-        .user(ws.id, Who::UserId(&user_id))
+        .segments_of(ws.id, Who::UserId(&user_id), now_ms())
         .await?
         .ok_or_else(|| no_user(&user_id))?;
-    let segments = state.store.segments_of(ws.id, &user, now_ms()).await?;
     Ok(Json(json!({
         "segments": segments.iter().map(|s| json!({"id": s.id, "name": s.name})).collect::<Vec<_>>()
     })))

@@ -146,6 +146,16 @@ pub struct Arena {
     spans: Vec<(u32, u32)>,
 }
 
+impl Arena {
+    /// The text of slot `i`, if any.
+    fn get(&self, i: usize) -> Option<&str> {
+        match self.spans.get(i) {
+            Some((s, e)) if *s != u32::MAX => Some(&self.bytes[*s as usize..*e as usize]),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Values {
     Coded(Coded),
@@ -229,7 +239,10 @@ impl Column {
                     a.spans.resize(i + 1, (u32::MAX, 0));
                 }
                 a.spans[i] = match v {
-                    // Past 4 GiB of text the arena stops growing: such a
+                    // The same text again (ids, names on every write): kept.
+                    Some(AttrValue::String(s)) if a.get(i) == Some(s.as_str()) => a.spans[i],
+                    // A changed text is appended; the old bytes stay until
+                    // the next start. Past 4 GiB of text the arena stops growing: such a
                     // column is rebuilt at the next start.
                     Some(AttrValue::String(s)) if a.bytes.len() + s.len() < u32::MAX as usize => {
                         let start = a.bytes.len() as u32;
@@ -247,6 +260,32 @@ impl Column {
             self.present.insert(slot);
         } else {
             self.present.remove(slot);
+        }
+    }
+
+    /// The value of one slot, as the model knows it.
+    pub fn value_at(&self, slot: u32) -> Option<AttrValue> {
+        let i = slot as usize;
+        match &self.values {
+            Values::Coded(c) => {
+                let code = match &c.codes {
+                    Codes::Narrow(n) => n
+                        .get(i)
+                        .filter(|c| **c != NARROW_NONE)
+                        .map(|c| u32::from(*c)),
+                    Codes::Wide(w) => w.get(i).copied().filter(|c| *c != NONE),
+                }?;
+                c.values.get(code as usize).map(Key::value)
+            }
+            Values::Number { values, date } => {
+                let x = values.get(i).copied().filter(|x| !x.is_nan())?;
+                Some(if *date {
+                    AttrValue::Date(chrono::DateTime::from_timestamp_millis(x as i64)?)
+                } else {
+                    AttrValue::Number(x)
+                })
+            }
+            Values::Arena(a) => a.get(i).map(|s| AttrValue::String(s.to_string())),
         }
     }
 

@@ -11,7 +11,7 @@
 pub mod column;
 
 use crate::model::attribute::AttrValue;
-use crate::model::condition::{value_of, Node};
+use crate::model::condition::{rule, value_of, Node};
 use crate::model::profile::User;
 use column::{Column, Values};
 use roaring::RoaringBitmap;
@@ -85,6 +85,33 @@ impl WorkspaceIndex {
         user: &User,
         attrs: impl Iterator<Item = (&'a str, &'a AttrValue)> + Clone,
     ) {
+        let (slot, known) = self.slot_of(uid, user);
+        // A new slot holds nothing yet (a freed one was cleared).
+        if known {
+            for (name, column) in &mut self.custom {
+                if !attrs.clone().any(|(n, _)| n == name) {
+                    column.set(slot, None);
+                }
+            }
+        }
+        for (name, value) in attrs {
+            self.set_custom(slot, name, Some(value));
+        }
+    }
+
+    /// Sets the user's native fields and the attributes in `attrs` (`None`:
+    /// removed), leaving their other attributes as they are: what a write
+    /// changed, cheaper than the whole profile.
+    pub fn patch(&mut self, uid: i64, user: &User, attrs: &[(String, Option<AttrValue>)]) {
+        let (slot, _) = self.slot_of(uid, user);
+        for (name, value) in attrs {
+            self.set_custom(slot, name, value.as_ref());
+        }
+    }
+
+    /// The user's slot (taken now if they had none: `false`), with their
+    /// native fields set.
+    fn slot_of(&mut self, uid: i64, user: &User) -> (u32, bool) {
         let known = self.slots.get(&uid).copied();
         let slot = match known {
             Some(s) => s,
@@ -103,28 +130,28 @@ impl WorkspaceIndex {
         for (name, column) in &mut self.native {
             column.set(slot, value_of(user, name).as_ref());
         }
-        // A new slot holds nothing yet (a freed one was cleared).
-        if known.is_some() {
-            for (name, column) in &mut self.custom {
-                if !attrs.clone().any(|(n, _)| n == name) {
-                    column.set(slot, None);
-                }
+        (slot, known.is_some())
+    }
+
+    fn set_custom(&mut self, slot: u32, name: &str, value: Option<&AttrValue>) {
+        let Some(value) = value else {
+            if let Some(c) = self.custom.get_mut(name) {
+                c.set(slot, None);
             }
+            return;
+        };
+        let column = match self.custom.get_mut(name) {
+            Some(c) => c,
+            None => self
+                .custom
+                .entry(name.to_string())
+                .or_insert_with(|| Column::for_value(value)),
+        };
+        if !fits(column, value) && column.present.is_empty() {
+            // The attribute's type changed (it had no value left).
+            *column = Column::for_value(value);
         }
-        for (name, value) in attrs {
-            let column = match self.custom.get_mut(name) {
-                Some(c) => c,
-                None => self
-                    .custom
-                    .entry(name.to_string())
-                    .or_insert_with(|| Column::for_value(value)),
-            };
-            if !fits(column, value) && column.present.is_empty() {
-                // The attribute's type changed (it had no value left).
-                *column = Column::for_value(value);
-            }
-            column.set(slot, Some(value));
-        }
+        column.set(slot, Some(value));
     }
 
     /// Takes the user out; their slot is reused.
@@ -184,10 +211,7 @@ impl WorkspaceIndex {
                 case_sensitive,
                 ..
             } => {
-                let column = self
-                    .native
-                    .get(attribute.as_str())
-                    .or_else(|| self.custom.get(attribute));
+                let column = self.column(attribute);
                 let mut out = match column {
                     Some(c) => c.matching(*op, operand, *case_sensitive, now),
                     None => RoaringBitmap::new(),
@@ -201,6 +225,41 @@ impl WorkspaceIndex {
                 out & &self.live
             }
         }
+    }
+
+    /// Whether the user in `slot` matches `node` at `now`: the same
+    /// decision as `eval`, read from that slot's values alone (a user's own
+    /// segments, without evaluating every user).
+    pub fn decide(&self, slot: u32, node: &Node, now: i64) -> bool {
+        match node {
+            Node::All(c) => c.iter().all(|x| self.decide(slot, x, now)),
+            Node::Any(c) => c.iter().any(|x| self.decide(slot, x, now)),
+            Node::None(c) => !c.iter().any(|x| self.decide(slot, x, now)),
+            Node::Segment {
+                member, condition, ..
+            } => self.decide(slot, condition, now) == *member,
+            Node::Rule {
+                attribute,
+                op,
+                operand,
+                case_sensitive,
+                ..
+            } => match self.column(attribute).and_then(|c| c.value_at(slot)) {
+                None => op.matches_missing(),
+                Some(v) => rule(*op, operand, &v, *case_sensitive, now),
+            },
+        }
+    }
+
+    /// The slot of the user (users.id), if held.
+    pub fn slot(&self, uid: i64) -> Option<u32> {
+        self.slots.get(&uid).copied()
+    }
+
+    fn column(&self, attribute: &str) -> Option<&Column> {
+        self.native
+            .get(attribute)
+            .or_else(|| self.custom.get(attribute))
     }
 
     /// How many users match.
@@ -252,10 +311,19 @@ pub type Loaded = (i64, User, Vec<(String, AttrValue)>);
 /// A change the writer committed, for the index.
 #[derive(Clone, Debug)]
 pub enum Change {
+    /// The whole profile: it replaces what the index held.
     Upsert {
         workspace: i64,
         uid: i64,
         user: Box<User>,
+    },
+    /// The native fields (`user.attributes` is not read) and the attributes
+    /// set or removed (`None`); the others are as the index holds them.
+    Patch {
+        workspace: i64,
+        uid: i64,
+        user: Box<User>,
+        attrs: Vec<(String, Option<AttrValue>)>,
     },
     Remove {
         workspace: i64,
@@ -296,9 +364,9 @@ impl SegmentIndex {
         if !self.is_ready() {
             let mut changed = lock(&self.changed_while_loading);
             changed.extend(changes.iter().map(|c| match c {
-                Change::Upsert { workspace, uid, .. } | Change::Remove { workspace, uid } => {
-                    (*workspace, *uid)
-                }
+                Change::Upsert { workspace, uid, .. }
+                | Change::Patch { workspace, uid, .. }
+                | Change::Remove { workspace, uid } => (*workspace, *uid),
             }));
         }
         for change in changes {
@@ -308,6 +376,12 @@ impl SegmentIndex {
                     uid,
                     user,
                 } => all.entry(*workspace).or_default().upsert(*uid, user),
+                Change::Patch {
+                    workspace,
+                    uid,
+                    user,
+                    attrs,
+                } => all.entry(*workspace).or_default().patch(*uid, user, attrs),
                 Change::Remove { workspace, uid } => {
                     if let Some(w) = all.get_mut(workspace) {
                         w.remove(*uid);

@@ -38,7 +38,7 @@ impl Store {
         checked: Checked,
         now: i64,
     ) -> Result<Prepared, StoreError> {
-        if let Some(index) = self.index.as_ref().filter(|i| i.is_ready()) {
+        if let Some(index) = self.ready_index() {
             let matched = index.read(workspace, |w| {
                 let slots = w.eval(checked.root(), now);
                 w.uids(&slots).collect()
@@ -111,6 +111,21 @@ impl Store {
             }
         }
         Ok(serde_json::to_string(&ids).unwrap_or_default())
+    }
+
+    /// How many users match `checked` at `now`: from the index's bitmap
+    /// when it is ready (no list of ids made), else in SQL.
+    pub async fn count_checked(
+        &self,
+        workspace: i64,
+        checked: Checked,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        if let Some(index) = self.ready_index() {
+            return Ok(index.read(workspace, |w| w.count(checked.root(), now)) as i64);
+        }
+        let prepared = self.prepare(workspace, checked, now).await?;
+        self.count_matching(&prepared).await
     }
 
     /// How many users of the workspace match.

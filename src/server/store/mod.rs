@@ -85,6 +85,13 @@ pub struct Store {
     pub index: Option<std::sync::Arc<crate::server::index::SegmentIndex>>,
 }
 
+impl Store {
+    /// The segment index, once it holds every user.
+    pub(crate) fn ready_index(&self) -> Option<&crate::server::index::SegmentIndex> {
+        self.index.as_deref().filter(|i| i.is_ready())
+    }
+}
+
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,

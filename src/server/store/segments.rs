@@ -2,10 +2,10 @@
 //! attributes and other segments before they are stored.
 
 use super::conditions::Prepared;
+use super::users::{find_user, Who};
 use super::{now_ms, to_time, Store, StoreError};
 use crate::model::attribute::{format_date, AttrType};
 use crate::model::condition::{Checked, Condition, ConditionError, Schema};
-use crate::model::profile::User;
 use crate::model::segment::SegmentInput;
 use serde_json::{json, Value as Json};
 use sqlx::Row;
@@ -146,26 +146,76 @@ impl Store {
         self.filter(workspace, &segment.condition, now).await
     }
 
-    /// The segments `user` is in at `now`, by name. A segment whose
-    /// condition no longer holds (an attribute it names is gone) has no
-    /// members.
+    /// The segments the user is in at `now` (None: no such user). A segment
+    /// whose condition no longer holds (an attribute it names is gone) has
+    /// no members. With the segment index ready they are decided from the
+    /// user's slot there; else by the evaluator on the profile as stored.
     pub async fn segments_of(
         &self,
         workspace: i64,
-        user: &User,
+        who: Who<'_>,
         now: i64,
-    ) -> Result<Vec<Segment>, StoreError> {
+    ) -> Result<Option<Vec<Segment>>, StoreError> {
         let schema = self.schema(workspace).await?;
-        Ok(schema
+        let segments: Vec<(&Segment, Checked)> = schema
             .segments
             .iter()
-            .filter(|s| {
-                schema
-                    .check(&s.condition, None)
-                    .is_ok_and(|c| c.matches(user, now))
-            })
-            .cloned()
-            .collect())
+            .filter_map(|s| Some((s, schema.check(&s.condition, None).ok()?)))
+            .collect();
+        let members = |is: &dyn Fn(&Checked) -> bool| -> Vec<Segment> {
+            segments
+                .iter()
+                .filter(|(_, c)| is(c))
+                .map(|(s, _)| (*s).clone())
+                .collect()
+        };
+        if let Some(index) = self.ready_index() {
+            let mut conn = self.pool.acquire().await?;
+            let Some(row) = find_user(&mut conn, workspace, who).await? else {
+                return Ok(None);
+            };
+            let decided = index.read(workspace, |w| {
+                let slot = w.slot(row.uid)?;
+                Some(members(&|c| w.decide(slot, c.root(), now)))
+            });
+            // Not there only between a write's commit and its index update.
+            if decided.is_some() {
+                return Ok(decided);
+            }
+        }
+        let Some(user) = self.user(workspace, who).await? else {
+            return Ok(None);
+        };
+        Ok(Some(members(&|c| c.matches(&user, now))))
+    }
+
+    /// How many users match `condition` at `now` (checked against the
+    /// workspace as it is now).
+    pub async fn count_where(
+        &self,
+        workspace: i64,
+        condition: &Condition,
+        now: i64,
+    ) -> Result<i64, SegmentStoreError> {
+        let checked = self
+            .check_condition(workspace, condition, None)
+            .await?
+            .map_err(SegmentStoreError::Invalid)?;
+        Ok(self.count_checked(workspace, checked, now).await?)
+    }
+
+    /// How many users a saved segment has at `now`.
+    pub async fn segment_count(
+        &self,
+        workspace: i64,
+        id: i64,
+        now: i64,
+    ) -> Result<i64, SegmentStoreError> {
+        let segment = self
+            .segment(workspace, id)
+            .await?
+            .ok_or(SegmentStoreError::NotFound(id))?;
+        self.count_where(workspace, &segment.condition, now).await
     }
 
     /// Creates (`id` None) or replaces a segment.

@@ -11,6 +11,7 @@ use super::super::{bind_num, now_ms, Dialect, StoreError};
 use super::WriteOp;
 use crate::model::attribute::{AttrType, AttrValue};
 use crate::model::profile::search_text;
+use crate::server::index::Change;
 use sqlx::AnyConnection;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -419,10 +420,11 @@ impl<'a> Group<'a> {
         self.inserted = self.insert_new_users().await?;
         let uids = &self.inserted;
         let real = |uid: i64| uids.get(&uid).copied().unwrap_or(uid);
-        let pending = std::mem::take(&mut self.pending);
-        let (sets, removes): (Vec<_>, Vec<_>) = pending
-            .into_iter()
-            .map(|((ws, uid, name), v)| ((ws, real(uid), name), v))
+        // Kept after the writes: `changes` tells the index what they were.
+        let (sets, removes): (Vec<_>, Vec<_>) = self
+            .pending
+            .iter()
+            .map(|((ws, uid, name), v)| ((*ws, real(*uid), name), v))
             .partition(|(_, v)| v.is_some());
         for chunk in sets.chunks(ROWS_PER_INSERT) {
             let sql = format!(
@@ -439,10 +441,10 @@ impl<'a> Group<'a> {
                 q = q
                     .bind(*ws)
                     .bind(*uid)
-                    .bind(name.clone())
+                    .bind(name.as_str())
                     .bind(value.attr_type().as_str())
                     .bind(value.to_text());
-                q = bind_num(q, value.to_num()).bind(source.clone()).bind(*at);
+                q = bind_num(q, value.to_num()).bind(source.as_str()).bind(*at);
             }
             q.execute(&mut *self.conn).await?;
         }
@@ -452,7 +454,7 @@ impl<'a> Group<'a> {
             )
             .bind(ws)
             .bind(uid)
-            .bind(name)
+            .bind(name.as_str())
             .execute(&mut *self.conn)
             .await?;
         }
@@ -485,9 +487,11 @@ impl<'a> Group<'a> {
 }
 
 impl Group<'_> {
-    /// What the group changed, as the profiles it left (after `flush`).
-    pub(super) fn changes(&self) -> Result<Vec<crate::server::index::Change>, StoreError> {
-        use crate::server::index::Change;
+    /// What the group changed (after `flush`). `whole`: every changed
+    /// profile entire (the index is still loading and may not hold the
+    /// rest); else only the native fields and the attributes written, which
+    /// spares re-reading every stored value of a profile for each write.
+    pub(super) fn changes(&self, whole: bool) -> Result<Vec<Change>, StoreError> {
         let mut out: Vec<Change> = self
             .deleted
             .iter()
@@ -500,11 +504,28 @@ impl Group<'_> {
             let Some(row) = self.seen.rows.get(uid) else {
                 continue;
             };
-            let attrs = self.seen.attrs.get(uid).map(Vec::as_slice).unwrap_or(&[]);
-            out.push(Change::Upsert {
-                workspace: *ws,
-                uid: self.inserted.get(uid).copied().unwrap_or(*uid),
-                user: Box::new(row.to_user(attrs)?),
+            let workspace = *ws;
+            let real = self.inserted.get(uid).copied().unwrap_or(*uid);
+            out.push(if whole {
+                let attrs = self.seen.attrs.get(uid).map(Vec::as_slice).unwrap_or(&[]);
+                Change::Upsert {
+                    workspace,
+                    uid: real,
+                    user: Box::new(row.to_user(attrs)?),
+                }
+            } else {
+                let attrs = self
+                    .pending
+                    .range((workspace, *uid, String::new())..)
+                    .take_while(|((w, u, _), _)| *w == workspace && u == uid)
+                    .map(|((_, _, name), v)| (name.clone(), v.as_ref().map(|(v, _, _)| v.clone())))
+                    .collect();
+                Change::Patch {
+                    workspace,
+                    uid: real,
+                    user: Box::new(row.natives()),
+                    attrs,
+                }
             });
         }
         Ok(out)

@@ -234,7 +234,7 @@ async fn apply_group(
     }
     group.flush().await?;
     let changes = match index {
-        Some(_) => group.changes()?,
+        Some(index) => group.changes(!index.is_ready())?,
         None => Vec::new(),
     };
     tx.commit().await?;
