@@ -103,6 +103,15 @@ fn condition_json(rules: &[(&str, Value)]) -> Value {
     }
 }
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// One engine's figures for one condition.
 #[derive(Clone, Debug)]
 struct Figures {
@@ -115,14 +124,7 @@ struct Figures {
 
 impl Figures {
     fn median(&self) -> f64 {
-        let mut t = self.times_ms.clone();
-        t.sort_by(|a, b| a.total_cmp(b));
-        let n = t.len();
-        if n % 2 == 1 {
-            t[n / 2]
-        } else {
-            (t[n / 2 - 1] + t[n / 2]) / 2.0
-        }
+        median(self.times_ms.clone())
     }
 
     fn min(&self) -> f64 {
@@ -204,6 +206,13 @@ async fn time_server(
     out
 }
 
+fn slow_statements(problems: &[String]) -> usize {
+    problems
+        .iter()
+        .filter(|p| p.contains("slow statement"))
+        .count()
+}
+
 /// What every server run shares.
 struct Bench<'a> {
     bin: &'a Path,
@@ -247,6 +256,8 @@ async fn run_server(
             }
         }
     }
+    // Slow statements of the index's load are not the counts'.
+    let slow_before = slow_statements(&server.problems());
     let figures = time_server(&server.base, key, conds, runs, &mut mine).await;
     if let Some(rss) = server.rss_mib() {
         mine.push(format!(
@@ -255,10 +266,7 @@ async fn run_server(
     }
     // sqlx warns of every statement over 1 s: one line says how many.
     let problems = server.problems();
-    let slow = problems
-        .iter()
-        .filter(|p| p.contains("slow statement"))
-        .count();
+    let slow = slow_statements(&problems) - slow_before;
     if slow > 0 {
         mine.push(format!(
             "{slow} of {} counts ran over 1 s (sqlx slow-statement warnings)",
@@ -347,16 +355,11 @@ fn print_writes(runs: &[WriteRun], users: u64) {
             r.batch
         );
     }
-    let median = |index: bool, f: fn(&WriteRun) -> f64| {
-        let mut v: Vec<f64> = runs.iter().filter(|r| r.index == index).map(f).collect();
-        v.sort_by(|a, b| a.total_cmp(b));
-        // The lower middle of an even count.
-        v.get(v.len().saturating_sub(1) / 2)
-            .copied()
-            .unwrap_or(f64::NAN)
+    let of = |index: bool, f: fn(&WriteRun) -> f64| {
+        median(runs.iter().filter(|r| r.index == index).map(f).collect())
     };
     let change = |f: fn(&WriteRun) -> f64| {
-        let (on, off) = (median(true, f), median(false, f));
+        let (on, off) = (of(true, f), of(false, f));
         format!("{on:.0} vs {off:.0} ({:+.1}%)", (on / off - 1.0) * 100.0)
     };
     println!(

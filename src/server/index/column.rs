@@ -242,8 +242,8 @@ impl Column {
                     // The same text again (ids, names on every write): kept.
                     Some(AttrValue::String(s)) if a.get(i) == Some(s.as_str()) => a.spans[i],
                     // A changed text is appended; the old bytes stay until
-                    // the next start. Past 4 GiB of text the arena stops growing: such a
-                    // column is rebuilt at the next start.
+                    // the next start. Past 4 GiB of text the arena stops
+                    // growing: such a column is rebuilt at the next start.
                     Some(AttrValue::String(s)) if a.bytes.len() + s.len() < u32::MAX as usize => {
                         let start = a.bytes.len() as u32;
                         a.bytes.push_str(s);

@@ -431,3 +431,100 @@ impl SegmentIndex {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::attribute::AttrType;
+    use crate::model::condition::{Checked, Condition, Schema};
+    use serde_json::json;
+
+    fn user(jimer: &str, email: &str) -> User {
+        User {
+            jimer_id: jimer.into(),
+            user_id: None,
+            name: None,
+            email: Some(email.into()),
+            language: None,
+            first_seen: None,
+            last_activity: None,
+            sessions: 1,
+            created: chrono::DateTime::from_timestamp_millis(0).unwrap(),
+            tags: Vec::new(),
+            attributes: Vec::new(),
+        }
+    }
+
+    fn checked(c: serde_json::Value) -> Checked {
+        let types = |n: &str| match n {
+            "plan" => Some(AttrType::String),
+            "mrr" => Some(AttrType::Number),
+            _ => None,
+        };
+        Condition::parse(&c)
+            .unwrap()
+            .check(&Schema {
+                attribute: &types,
+                segment: &|_| None,
+                this: None,
+            })
+            .unwrap()
+    }
+
+    /// Users whose slot decides `c` true, and the same from the bitmap.
+    fn members(w: &WorkspaceIndex, c: &Checked) -> (Vec<i64>, Vec<i64>) {
+        let by_bitmap: Vec<i64> = w.uids(&w.eval(c.root(), 0)).collect();
+        let mut by_slot: Vec<i64> = [1, 2]
+            .into_iter()
+            .filter(|uid| w.slot(*uid).is_some_and(|s| w.decide(s, c.root(), 0)))
+            .collect();
+        by_slot.sort();
+        (by_bitmap, by_slot)
+    }
+
+    #[test]
+    fn a_patch_changes_only_the_attributes_it_names() {
+        let mut w = WorkspaceIndex::default();
+        let plan = |p: &str| AttrValue::String(p.into());
+        let a = [
+            ("plan".to_string(), plan("Pro")),
+            ("mrr".into(), AttrValue::Number(900.0)),
+        ];
+        w.put(
+            1,
+            &user("j1", "a@x.io"),
+            a.iter().map(|(n, v)| (n.as_str(), v)),
+        );
+        w.put(
+            2,
+            &user("j2", "b@x.io"),
+            a.iter().map(|(n, v)| (n.as_str(), v)),
+        );
+        let pro_rich = checked(json!({"all": [
+            {"attribute": "plan", "op": "is", "value": "Pro"},
+            {"attribute": "mrr", "op": "gt", "value": 500}
+        ]}));
+        assert_eq!(members(&w, &pro_rich), (vec![1, 2], vec![1, 2]));
+
+        // User 2: plan changed, mrr removed, email unchanged; user 1 untouched.
+        w.patch(
+            2,
+            &user("j2", "b@x.io"),
+            &[("plan".into(), Some(plan("Free"))), ("mrr".into(), None)],
+        );
+        assert_eq!(members(&w, &pro_rich), (vec![1], vec![1]));
+        let no_mrr = checked(json!({"attribute": "mrr", "op": "is_not_set"}));
+        assert_eq!(members(&w, &no_mrr), (vec![2], vec![2]));
+        let free = checked(json!({"attribute": "plan", "op": "is", "value": "Free"}));
+        assert_eq!(members(&w, &free), (vec![2], vec![2]));
+        let email = checked(json!({"attribute": "email", "op": "ends_with", "value": "@x.io"}));
+        assert_eq!(members(&w, &email), (vec![1, 2], vec![1, 2]));
+
+        // Writing the same texts again does not grow the arena.
+        let before = w.heap_bytes();
+        for _ in 0..100 {
+            w.patch(2, &user("j2", "b@x.io"), &[]);
+        }
+        assert_eq!(w.heap_bytes(), before);
+    }
+}
