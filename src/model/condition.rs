@@ -717,66 +717,77 @@ fn eval(n: &Node, user: &User, now: i64) -> bool {
 
 /// Whether a user's value `v` passes a rule (the user has the attribute).
 pub fn rule(op: Op, operand: &Operand, v: &AttrValue, cs: bool, now: i64) -> bool {
-    let text = match v {
+    let items: Vec<String> = match v {
         AttrValue::Number(n) => return number_rule(op, operand, *n, false, now),
         AttrValue::Date(d) => {
             return number_rule(op, operand, d.timestamp_millis() as f64, true, now)
         }
-        AttrValue::String(s) => Some(fold(s, cs)),
-        _ => None,
-    };
-    let items: Vec<String> = match v {
+        AttrValue::String(s) => return text_rule(op, operand, s, cs),
         AttrValue::Array(a) => a.iter().map(|s| fold(s, cs)).collect(),
-        _ => Vec::new(),
+        AttrValue::Boolean(_) => Vec::new(),
     };
     match (op, operand) {
         (Op::IsSet, _) => true,
         (Op::IsNotSet, _) => false,
         (Op::Is | Op::IsNot, o) => {
-            let same = match (v, o) {
-                (AttrValue::String(_), Operand::Text(t)) => text.as_deref() == Some(t.as_str()),
-                (AttrValue::Boolean(b), Operand::Bool(x)) => b == x,
-                _ => false,
-            };
-            same == (op == Op::Is)
+            matches!((v, o), (AttrValue::Boolean(b), Operand::Bool(x)) if b == x) == (op == Op::Is)
         }
-        (Op::In | Op::NotIn, o) => {
-            let found = match o {
-                Operand::Texts(l) => text.as_ref().is_some_and(|t| l.contains(t)),
-                _ => false,
-            };
-            found == (op == Op::In)
-        }
+        (Op::NotIn, _) => true,
         (Op::Contains | Op::NotContains, Operand::Text(t)) => {
-            let found = match v {
-                AttrValue::Array(_) => items.contains(t),
-                _ => text.as_ref().is_some_and(|s| s.contains(t.as_str())),
-            };
-            found == (op == Op::Contains)
+            items.contains(t) == (op == Op::Contains)
         }
-        (Op::StartsWith, Operand::Text(t)) => text.is_some_and(|s| s.starts_with(t.as_str())),
-        (Op::EndsWith, Operand::Text(t)) => text.is_some_and(|s| s.ends_with(t.as_str())),
-        (Op::Matches, Operand::Regex(re)) => match v {
-            AttrValue::String(s) => re.is_match(s),
-            _ => false,
-        },
         (Op::ContainsAny, Operand::Texts(l)) => l.iter().any(|x| items.contains(x)),
         (Op::ContainsAll, Operand::Texts(l)) => l.iter().all(|x| items.contains(x)),
         (Op::IsEmpty | Op::IsNotEmpty, _) => {
-            let empty = match v {
-                AttrValue::Array(a) => a.is_empty(),
-                AttrValue::String(s) => s.is_empty(),
-                _ => false,
-            };
-            empty == (op == Op::IsEmpty)
+            matches!(v, AttrValue::Array(a) if a.is_empty()) == (op == Op::IsEmpty)
         }
+        _ => false,
+    }
+}
+
+/// `rule` for a string. The string is not copied (the segment index runs
+/// this over every user's email or name): it is compared byte by byte as
+/// `fold` would leave it (ASCII folding changes single bytes only), against
+/// operands folded when the rule was checked.
+pub fn text_rule(op: Op, operand: &Operand, s: &str, cs: bool) -> bool {
+    let h = s.as_bytes();
+    // Bytes of `s`, folded, equal `t`'s.
+    let same = |part: &[u8], t: &[u8]| {
+        part.len() == t.len()
+            && part.iter().zip(t).all(|(a, b)| {
+                if cs {
+                    a == b
+                } else {
+                    a.to_ascii_lowercase() == *b
+                }
+            })
+    };
+    // The folded string holds `t` from byte `at` on.
+    let at = |at: usize, t: &str| {
+        h.get(at..at + t.len())
+            .is_some_and(|p| same(p, t.as_bytes()))
+    };
+    let is = |t: &str| same(h, t.as_bytes());
+    match (op, operand) {
+        (Op::IsSet, _) => true,
+        (Op::IsNotSet, _) => false,
+        (Op::Is | Op::IsNot, o) => matches!(o, Operand::Text(t) if is(t)) == (op == Op::Is),
+        (Op::In | Op::NotIn, o) => {
+            matches!(o, Operand::Texts(l) if l.iter().any(|t| is(t))) == (op == Op::In)
+        }
+        (Op::Contains | Op::NotContains, Operand::Text(t)) => {
+            let found = t.is_empty() || h.windows(t.len()).any(|w| same(w, t.as_bytes()));
+            found == (op == Op::Contains)
+        }
+        (Op::StartsWith, Operand::Text(t)) => at(0, t),
+        (Op::EndsWith, Operand::Text(t)) => h.len() >= t.len() && at(h.len() - t.len(), t),
+        (Op::Matches, Operand::Regex(re)) => re.is_match(s),
+        (Op::ContainsAll, Operand::Texts(l)) => l.is_empty(),
+        (Op::IsEmpty | Op::IsNotEmpty, _) => s.is_empty() == (op == Op::IsEmpty),
         (
             Op::VersionIs | Op::VersionGt | Op::VersionGte | Op::VersionLt | Op::VersionLte,
             Operand::Version(want),
         ) => {
-            let AttrValue::String(s) = v else {
-                return false;
-            };
             let have = version_key(s);
             match op {
                 Op::VersionIs => have == *want,
@@ -1148,5 +1159,69 @@ mod tests {
         let long: Vec<Json> = (0..=MAX_LIST).map(|i| json!(i.to_string())).collect();
         let e = check(json!({"attribute": "plan", "op": "in", "value": long})).unwrap_err();
         assert!(e.message.contains("at most"), "{e}");
+    }
+
+    /// `text_rule` compares bytes in place; it must answer as the folded
+    /// copy compared with `str`'s own methods would.
+    #[test]
+    fn text_rules_answer_as_the_folded_copy_would() {
+        let texts = [
+            "",
+            "a",
+            "Ann",
+            "ANNE",
+            "Émile",
+            "émile@ACME.io",
+            "straße",
+            "ß",
+            "x@acme.io",
+            "acme",
+            "İstanbul",
+        ];
+        let operands = [
+            "", "a", "ann", "acme.io", "é", "@acme.io", "émile", "ss", "É", "i̇",
+        ];
+        let ops = [
+            Op::Is,
+            Op::IsNot,
+            Op::In,
+            Op::NotIn,
+            Op::Contains,
+            Op::NotContains,
+            Op::StartsWith,
+            Op::EndsWith,
+            Op::IsEmpty,
+            Op::IsNotEmpty,
+        ];
+        let mut checked = 0;
+        for s in texts {
+            for cs in [true, false] {
+                let f = fold(s, cs);
+                for t in operands {
+                    let list = vec![t.to_string(), "zzz".to_string()];
+                    for op in ops {
+                        let (operand, want) = match op {
+                            Op::Is => (Operand::Text(t.into()), f == t),
+                            Op::IsNot => (Operand::Text(t.into()), f != t),
+                            Op::In => (Operand::Texts(list.clone()), list.contains(&f)),
+                            Op::NotIn => (Operand::Texts(list.clone()), !list.contains(&f)),
+                            Op::Contains => (Operand::Text(t.into()), f.contains(t)),
+                            Op::NotContains => (Operand::Text(t.into()), !f.contains(t)),
+                            Op::StartsWith => (Operand::Text(t.into()), f.starts_with(t)),
+                            Op::EndsWith => (Operand::Text(t.into()), f.ends_with(t)),
+                            Op::IsEmpty => (Operand::None, s.is_empty()),
+                            _ => (Operand::None, !s.is_empty()),
+                        };
+                        assert_eq!(
+                            text_rule(op, &operand, s, cs),
+                            want,
+                            "{op:?} {t:?} on {s:?} (case sensitive: {cs})"
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(checked, 11 * 2 * 10 * 10);
     }
 }

@@ -8,7 +8,7 @@
 //! that have a value, for the rules that match users without one.
 
 use crate::model::attribute::AttrValue;
-use crate::model::condition::{rule, NumTest, Op, Operand};
+use crate::model::condition::{rule, text_rule, NumTest, Op, Operand};
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
 
@@ -315,14 +315,7 @@ impl Column {
                 number_slots(values, &NumTest::of(op, operand, *date, now))
             }
             Values::Arena(a) => slots_where(a.spans.iter(), |(s, e)| {
-                *s != u32::MAX
-                    && rule(
-                        op,
-                        operand,
-                        &AttrValue::String(a.bytes[*s as usize..*e as usize].to_string()),
-                        cs,
-                        now,
-                    )
+                *s != u32::MAX && text_rule(op, operand, &a.bytes[*s as usize..*e as usize], cs)
             }),
         }
     }
