@@ -170,8 +170,9 @@ impl Store {
                 .collect()
         };
         if let Some(index) = self.ready_index() {
-            let mut conn = self.pool.acquire().await?;
-            let Some(row) = find_user(&mut conn, workspace, who).await? else {
+            // The connection goes back before the fallback below takes one.
+            let found = find_user(&mut *self.pool.acquire().await?, workspace, who).await?;
+            let Some(row) = found else {
                 return Ok(None);
             };
             let decided = index.read(workspace, |w| {
@@ -202,20 +203,6 @@ impl Store {
             .await?
             .map_err(SegmentStoreError::Invalid)?;
         Ok(self.count_checked(workspace, checked, now).await?)
-    }
-
-    /// How many users a saved segment has at `now`.
-    pub async fn segment_count(
-        &self,
-        workspace: i64,
-        id: i64,
-        now: i64,
-    ) -> Result<i64, SegmentStoreError> {
-        let segment = self
-            .segment(workspace, id)
-            .await?
-            .ok_or(SegmentStoreError::NotFound(id))?;
-        self.count_where(workspace, &segment.condition, now).await
     }
 
     /// Creates (`id` None) or replaces a segment.
