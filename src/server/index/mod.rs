@@ -392,7 +392,8 @@ impl SegmentIndex {
     }
 
     /// Puts users read from the database in, but not those the writer
-    /// changed since the load began (the index has them newer).
+    /// changed since the load began (the index has them newer). At start,
+    /// and again after a bulk insert that bypassed the writer.
     pub fn load(&self, workspace: i64, users: &[Loaded]) {
         let mut all = self.workspaces.write().unwrap_or_else(|p| p.into_inner());
         let changed = lock(&self.changed_while_loading);

@@ -1,9 +1,9 @@
 //! Reading every profile, page by page, to fill the segment index.
 
-use super::users::{attr_row, user_row, AttrRow, USER_COLUMNS};
+use super::users::{user_row, USER_COLUMNS};
 use super::{to_time, Store, StoreError};
 use crate::model::attribute::{AttrType, AttrValue};
-use crate::server::index::{Change, Loaded, SegmentIndex};
+use crate::server::index::{Loaded, SegmentIndex};
 use futures_util::TryStreamExt;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -44,7 +44,7 @@ impl Store {
             let mut done = 0usize;
             let mut next_log = 100_000;
             loop {
-                let users = self.users_to_load(ws, after).await?;
+                let users = self.users_to_load(ws, after, i64::MAX).await?;
                 let Some((last, _, _)) = users.last() else {
                     break;
                 };
@@ -67,14 +67,21 @@ impl Store {
         Ok(())
     }
 
-    /// A page of users after `after` (users.id), with their attributes read
-    /// from the typed columns (no date parsing: `num` holds the instant).
-    async fn users_to_load(&self, ws: i64, after: i64) -> Result<Vec<Loaded>, StoreError> {
+    /// A page of users with ids in `(after, upto]`, with their attributes
+    /// read from the typed columns (no date parsing: `num` holds the instant).
+    async fn users_to_load(
+        &self,
+        ws: i64,
+        after: i64,
+        upto: i64,
+    ) -> Result<Vec<Loaded>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT {PAGE}"
+            "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND id > $2 AND id <= $3
+             ORDER BY id LIMIT {PAGE}"
         ))
         .bind(ws)
         .bind(after)
+        .bind(upto)
         .fetch_all(&self.pool)
         .await?;
         let mut users: Vec<Loaded> = Vec::with_capacity(rows.len());
@@ -121,41 +128,14 @@ impl Store {
         let Some(index) = &self.index else {
             return Ok(());
         };
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE workspace_id = $1 AND id > $2 AND id <= $3"
-        ))
-        .bind(ws)
-        .bind(after)
-        .bind(upto)
-        .fetch_all(&self.pool)
-        .await?;
-        let attrs = sqlx::query(
-            "SELECT uid, name, type, value, source, updated_at FROM attributes
-             WHERE workspace_id = $1 AND uid > $2 AND uid <= $3",
-        )
-        .bind(ws)
-        .bind(after)
-        .bind(upto)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut by_uid: HashMap<i64, Vec<AttrRow>> = HashMap::new();
-        for r in &attrs {
-            by_uid
-                .entry(r.try_get("uid")?)
-                .or_default()
-                .push(attr_row(r)?);
+        let mut after = after;
+        loop {
+            let users = self.users_to_load(ws, after, upto).await?;
+            let Some((last, _, _)) = users.last() else {
+                return Ok(());
+            };
+            after = *last;
+            index.load(ws, &users);
         }
-        let mut changes = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let u = user_row(r)?;
-            let attrs = by_uid.get(&u.uid).map(Vec::as_slice).unwrap_or(&[]);
-            changes.push(Change::Upsert {
-                workspace: ws,
-                uid: u.uid,
-                user: Box::new(u.to_user(attrs)?),
-            });
-        }
-        index.apply(&changes);
-        Ok(())
     }
 }

@@ -53,7 +53,7 @@ pub(crate) fn user_row(r: &AnyRow) -> Result<UserRow, StoreError> {
     })
 }
 
-pub(crate) fn attr_row(r: &AnyRow) -> Result<AttrRow, StoreError> {
+fn attr_row(r: &AnyRow) -> Result<AttrRow, StoreError> {
     let t: String = r.try_get("type")?;
     Ok(AttrRow {
         name: r.try_get("name")?,
